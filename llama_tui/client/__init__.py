@@ -1,0 +1,51 @@
+"""Async streaming client for Llama 2 and OpenAI-compatible endpoints (no UI, no files).
+
+    from llama_tui.client import Client, GenerationRequest, TextDelta
+    from llama_tui.model import Endpoint
+
+    async with Client(Endpoint("azure", url, api_key=key)) as client:
+        request = GenerationRequest(messages=[{"role": "user", "content": "Hi"}])
+        async for event in client.stream(request):
+            if isinstance(event, TextDelta):
+                print(event.text, end="", flush=True)
+"""
+
+from llama_tui.client.dialects import GenerationRequest, resolve_url
+from llama_tui.client.events import (
+    ApiError,
+    CategoryResult,
+    ConnectionFailed,
+    ContentFilterError,
+    ContentFilterResult,
+    EmptyStream,
+    Finished,
+    ProtocolError,
+    ResponseStarted,
+    StreamError,
+    StreamEvent,
+    StreamTimeout,
+    TextDelta,
+    TruncatedStream,
+)
+from llama_tui.client.sse import Client, Reply
+
+__all__ = [
+    "ApiError",
+    "CategoryResult",
+    "Client",
+    "ConnectionFailed",
+    "ContentFilterError",
+    "ContentFilterResult",
+    "EmptyStream",
+    "Finished",
+    "GenerationRequest",
+    "ProtocolError",
+    "Reply",
+    "ResponseStarted",
+    "StreamError",
+    "StreamEvent",
+    "StreamTimeout",
+    "TextDelta",
+    "TruncatedStream",
+    "resolve_url",
+]

@@ -1,0 +1,248 @@
+"""The OpenAI-compatible dialects on the wire: URLs, payloads, chunks and error bodies.
+
+Pure functions over dicts and strings (no I/O), so every quirk of DESIGN §3 is unit-testable:
+Azure MaaS and Azure OpenAI, OpenAI, vLLM, llama.cpp, Ollama and TGI all pass through here.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from llama_tui.client.events import (
+    REQUEST_ID_HEADERS,
+    ApiError,
+    CategoryResult,
+    ContentFilterError,
+    ContentFilterResult,
+    StreamError,
+)
+from llama_tui.model import DEFAULT_MAX_TOKENS, Endpoint, GenerationParams, Mode, Usage
+
+_CHAT = "/chat/completions"
+_COMPLETION = "/completions"
+
+
+def resolve_url(url: str, mode: Mode) -> str:
+    """The request URL for `mode` from a URL as users paste it (DESIGN §3).
+
+    A full route is used as is (its last part switched to the other mode when needed); a base
+    ending in `/v1` gets the route appended; any other origin or prefix gets `/v1/<route>`.
+    The query string (Azure's `?api-version=`) is kept.
+    """
+    parts = urlsplit(url.strip())
+    path = parts.path.rstrip("/")
+    route = _CHAT if mode == "chat" else _COMPLETION
+    if path.endswith(_CHAT):
+        path = path[: -len(_CHAT)] + route
+    elif path.endswith(_COMPLETION):
+        path = path[: -len(_COMPLETION)] + route
+    elif path.endswith("/v1"):
+        path += route
+    else:
+        path += "/v1" + route
+    return urlunsplit((parts.scheme, parts.netloc, path, parts.query, ""))
+
+
+def models_url(url: str) -> str:
+    """The `/models` listing next to the endpoint's routes (used by "test connection")."""
+    chat = resolve_url(url, "chat")
+    parts = urlsplit(chat)
+    return urlunsplit((parts.scheme, parts.netloc, parts.path[: -len(_CHAT)] + "/models", parts.query, ""))
+
+
+def auth_headers(endpoint: Endpoint) -> dict[str, str]:
+    """Extra headers plus the key in the endpoint's scheme (bearer, raw or api-key)."""
+    headers = dict(endpoint.headers)
+    key = endpoint.api_key
+    if key:
+        if endpoint.auth == "api-key":
+            headers["api-key"] = key
+        elif endpoint.auth == "raw":
+            headers["Authorization"] = key
+        else:
+            headers["Authorization"] = f"Bearer {key}"
+    return headers
+
+
+@dataclass
+class GenerationRequest:
+    """One request: chat messages or a completion prompt, with its parameters."""
+
+    mode: Mode = "chat"
+    messages: list[dict[str, str]] = field(default_factory=list)
+    prompt: str = ""
+    params: GenerationParams = field(default_factory=GenerationParams)
+    stream: bool = True
+
+
+def build_payload(endpoint: Endpoint, request: GenerationRequest) -> dict[str, Any]:
+    """The JSON body. `stream` is a JSON boolean and `max_tokens` is always present."""
+    body: dict[str, Any] = {}
+    if endpoint.model:
+        body["model"] = endpoint.model
+    if request.mode == "chat":
+        body["messages"] = request.messages
+    else:
+        body["prompt"] = request.prompt
+    params = request.params.as_dict()
+    params.setdefault("max_tokens", DEFAULT_MAX_TOKENS)
+    if not params.get("stop"):
+        params.pop("stop", None)
+    body.update(params)
+    body["stream"] = bool(request.stream)
+    return body
+
+
+@dataclass
+class ChunkInfo:
+    """What one parsed chunk (or one complete response) contributes."""
+
+    text: str = ""
+    finish_reason: str | None = None
+    usage: Usage | None = None
+    content_filter: ContentFilterResult | None = None
+
+
+def parse_chunk(data: Any) -> ChunkInfo:
+    """Read one streamed chunk or a whole non-streamed response, tolerating every dialect.
+
+    Handles `choices: []` (usage chunks, Azure prompt annotations), choices without `delta`,
+    `content: null`, `role` in every delta, completion-style `text`, whole `message`s, and
+    TGI's empty-string finish_reason (read as "not finished yet").
+    """
+    info = ChunkInfo()
+    if not isinstance(data, dict):
+        return info
+    info.usage = Usage.from_json(data.get("usage"))
+    choices = data.get("choices")
+    if not isinstance(choices, list):
+        return info
+    for choice in choices:
+        if not isinstance(choice, dict) or choice.get("index", 0) not in (0, None):
+            continue
+        for holder in (choice.get("delta"), choice.get("message")):
+            if isinstance(holder, dict) and isinstance(holder.get("content"), str):
+                info.text += holder["content"]
+        if isinstance(choice.get("text"), str):
+            info.text += choice["text"]
+        reason = choice.get("finish_reason")
+        if isinstance(reason, str) and reason:
+            info.finish_reason = reason
+        results = choice.get("content_filter_results") or choice.get("content_filter_result")
+        if info.finish_reason == "content_filter":
+            info.content_filter = parse_filter_results(results) or ContentFilterResult()
+    return info
+
+
+def parse_filter_results(results: Any) -> ContentFilterResult | None:
+    """Azure's per-category results (`{"violence": {"filtered": true, "severity": "medium"}}`)."""
+    if not isinstance(results, dict):
+        return None
+    categories = []
+    for name, value in results.items():
+        if not isinstance(value, dict) or "filtered" not in value:
+            continue
+        severity = value.get("severity")
+        detected = value.get("detected")
+        categories.append(
+            CategoryResult(
+                category=str(name),
+                filtered=bool(value.get("filtered")),
+                severity=str(severity) if severity is not None else None,
+                detected=bool(detected) if detected is not None else None,
+            )
+        )
+    return ContentFilterResult(tuple(categories)) if categories else None
+
+
+def request_id_of(headers: dict[str, str]) -> str | None:
+    for name in REQUEST_ID_HEADERS:
+        if headers.get(name):
+            return headers[name]
+    for name, value in headers.items():
+        if name.startswith("x-ms-") and "request" in name and value:
+            return value
+    return None
+
+
+def parse_retry_after(headers: dict[str, str]) -> float | None:
+    """Seconds to wait from `retry-after-ms` or `retry-after` (seconds; HTTP dates ignored)."""
+    for name, scale in (("retry-after-ms", 0.001), ("x-ms-retry-after-ms", 0.001), ("retry-after", 1.0)):
+        value = headers.get(name)
+        if value:
+            try:
+                seconds = float(value) * scale
+            except ValueError:
+                continue
+            if seconds >= 0:
+                return seconds
+    return None
+
+
+def _text(value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def error_from_body(
+    status: int | None, body: str, headers: dict[str, str], *, in_stream: bool = False
+) -> ApiError:
+    """An `ApiError` from any error body shape: OpenAI's `{"error": {...}}`, `{"error": "..."}`,
+    a flat `{"status", "code", "message"}`, Azure's content filter, or non-JSON (a gateway page).
+    """
+    common: dict[str, Any] = {
+        "status": status,
+        "request_id": request_id_of(headers),
+        "date": headers.get("date"),
+        "headers": headers,
+        "body": body[:4000],
+        "retry_after": parse_retry_after(headers),
+    }
+    try:
+        data = json.loads(body) if body.strip() else None
+    except ValueError:
+        data = None
+    if not isinstance(data, dict):
+        return ApiError(_plain_body(status, body), **common)
+    err = data.get("error", data)
+    if isinstance(err, str):
+        message, code, etype, param, inner = err, data.get("code"), data.get("type"), None, {}
+        err = data
+    elif isinstance(err, dict):
+        message = _text(err.get("message")) or _text(err.get("detail")) or _text(data.get("message"))
+        code, etype, param = err.get("code"), err.get("type"), err.get("param")
+        inner = err.get("innererror") or err.get("inner_error") or {}
+    else:
+        return ApiError(_plain_body(status, body), **common)
+    common.update(code=_text(code), type=_text(etype), param=_text(param))
+    message = message or _plain_body(status, body)
+    if common["code"] == "content_filter" or (isinstance(inner, dict) and _has_filter(inner)):
+        results = None
+        if isinstance(inner, dict):
+            results = parse_filter_results(
+                inner.get("content_filter_result") or inner.get("content_filter_results")
+            )
+        return ContentFilterError(message, result=results or ContentFilterResult(), **common)
+    if in_stream:
+        return StreamError(message, **common)
+    return ApiError(message, **common)
+
+
+def _has_filter(inner: dict[str, Any]) -> bool:
+    return bool(inner.get("content_filter_result") or inner.get("content_filter_results"))
+
+
+def _plain_body(status: int | None, body: str) -> str:
+    """A one-line excerpt of a non-JSON body (an HTML page from a gateway, say)."""
+    text = re.sub(r"<(script|style)\b.*?</\1>", " ", body, flags=re.S | re.I)
+    title = re.search(r"<title[^>]*>(.*?)</title>", text, flags=re.S | re.I)
+    text = title.group(1) if title else re.sub(r"<[^>]+>", " ", text)
+    text = " ".join(text.split())
+    if not text:
+        return f"the server answered {status} with an empty body" if status else "empty response"
+    return text if len(text) <= 300 else text[:297] + "..."

@@ -1,0 +1,178 @@
+"""What the client yields and raises: typed, so no caller ever parses JSON.
+
+A stream yields `ResponseStarted` once (status and headers, for the request inspector), then
+`TextDelta`s, then exactly one `Finished`. Every failure is an `ApiError` subclass carrying
+whatever the server said (status, message, request id, date, content-filter results).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from llama_tui.model import Stats, Usage
+
+#: Response headers that identify a request, most specific first (the notebook prints them).
+REQUEST_ID_HEADERS = (
+    "x-request-id",
+    "apim-request-id",
+    "x-ms-request-id",
+    "x-ms-client-request-id",
+    "azureml-model-session",
+    "request-id",
+    "cf-ray",
+)
+
+
+@dataclass(frozen=True)
+class ResponseStarted:
+    status: int
+    headers: dict[str, str]
+    request_id: str | None
+    url: str
+    #: The JSON body that was sent (with no key in it), for the request inspector.
+    body: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class TextDelta:
+    text: str
+
+
+@dataclass(frozen=True)
+class Finished:
+    finish_reason: str
+    usage: Usage | None
+    stats: Stats
+    #: Set when finish_reason is "content_filter" and the server said which categories.
+    content_filter: ContentFilterResult | None = None
+
+
+StreamEvent = ResponseStarted | TextDelta | Finished
+
+
+@dataclass(frozen=True)
+class CategoryResult:
+    category: str
+    filtered: bool
+    severity: str | None = None
+    detected: bool | None = None
+
+    def describe(self) -> str:
+        name = self.category.replace("_", " ").replace("-", " ")
+        if self.detected is not None and self.severity is None:
+            state = "detected" if self.detected else "not detected"
+        else:
+            state = f"severity {self.severity or 'unknown'}"
+        return f"{name}: {state}{', filtered' if self.filtered else ''}"
+
+
+@dataclass(frozen=True)
+class ContentFilterResult:
+    categories: tuple[CategoryResult, ...] = ()
+
+    @property
+    def tripped(self) -> tuple[CategoryResult, ...]:
+        return tuple(c for c in self.categories if c.filtered)
+
+    def summary(self) -> str:
+        """Plain words: the categories that tripped (or all of them when none says so)."""
+        shown = self.tripped or self.categories
+        if not shown:
+            return "no category given"
+        return "; ".join(c.describe() for c in shown)
+
+
+class ApiError(Exception):
+    """A request that did not end in a complete reply. `str()` is one plain-words line."""
+
+    kind = "error"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        code: str | None = None,
+        type: str | None = None,
+        param: str | None = None,
+        request_id: str | None = None,
+        date: str | None = None,
+        headers: dict[str, str] | None = None,
+        body: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.code = code
+        self.type = type
+        self.param = param
+        self.request_id = request_id
+        self.date = date
+        self.headers = headers or {}
+        self.body = body
+        self.retry_after = retry_after
+
+    def details(self) -> list[str]:
+        """Lines for an error view or stderr: status, message, ids. Never a key."""
+        head = f"HTTP {self.status}: " if self.status else ""
+        code = f" ({self.code})" if self.code and self.code not in self.message else ""
+        lines = [f"{head}{self.message}{code}"]
+        if self.request_id:
+            lines.append(f"request id: {self.request_id}")
+        if self.date:
+            lines.append(f"date: {self.date}")
+        if self.retry_after is not None:
+            lines.append(f"server asks to retry after {self.retry_after:g} s")
+        return lines
+
+    def __str__(self) -> str:
+        return " · ".join(self.details())
+
+
+class ContentFilterError(ApiError):
+    """The prompt (HTTP 400) was blocked by a content-safety filter."""
+
+    kind = "content_filter"
+
+    def __init__(self, message: str, *, result: ContentFilterResult, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.result = result
+
+    def details(self) -> list[str]:
+        lines = super().details()
+        lines.insert(1, f"content filter: {self.result.summary()}")
+        return lines
+
+
+class StreamError(ApiError):
+    """The server reported an error inside a 200 event stream."""
+
+    kind = "stream_error"
+
+
+class TruncatedStream(ApiError):
+    """The stream ended without [DONE] and without a finish_reason: the reply is incomplete."""
+
+    kind = "truncated"
+
+
+class EmptyStream(ApiError):
+    """A 200 event stream with no event at all (llama.cpp does this for an oversized prompt)."""
+
+    kind = "empty"
+
+
+class StreamTimeout(ApiError):
+    kind = "timeout"
+
+
+class ConnectionFailed(ApiError):
+    kind = "connection"
+
+
+class ProtocolError(ApiError):
+    """The server answered with something that is not an OpenAI-compatible response."""
+
+    kind = "protocol"

@@ -1,0 +1,384 @@
+"""The async streaming client: httpx + httpx-sse plumbing, retries, timeouts, redirects.
+
+`Client.stream()` turns one `GenerationRequest` into `StreamEvent`s (DESIGN §3). It knows
+nothing about conversations or files; its callers (the CLI, the app's worker) do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import httpx
+from httpx_sse import EventSource
+
+from llama_tui.client.dialects import (
+    GenerationRequest,
+    auth_headers,
+    build_payload,
+    error_from_body,
+    models_url,
+    parse_chunk,
+    request_id_of,
+    resolve_url,
+)
+from llama_tui.client.events import (
+    ApiError,
+    ConnectionFailed,
+    ContentFilterResult,
+    EmptyStream,
+    Finished,
+    ProtocolError,
+    ResponseStarted,
+    StreamEvent,
+    StreamTimeout,
+    TextDelta,
+    TruncatedStream,
+)
+from llama_tui.model import Endpoint, Stats, Usage
+
+log = logging.getLogger(__name__)
+
+RETRY_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504})
+#: A server asking us to wait longer than this gets its error shown instead of a frozen UI.
+MAX_RETRY_WAIT = 20.0
+MAX_REDIRECTS = 5
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+
+
+@dataclass
+class Reply:
+    """A whole reply, collected by `Client.complete()`."""
+
+    text: str
+    finished: Finished
+    started: ResponseStarted
+
+
+def _origin(url: str) -> tuple[str, str]:
+    parts = urlsplit(url)
+    return parts.scheme, parts.netloc.lower()
+
+
+class Client:
+    """Streams chat and text completions from one endpoint.
+
+    Use as `async with Client(endpoint) as client:`; `transport` is for tests.
+    """
+
+    def __init__(
+        self,
+        endpoint: Endpoint,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.endpoint = endpoint
+        self._sleep = sleep
+        timeout = httpx.Timeout(
+            connect=endpoint.connect_timeout,
+            read=endpoint.read_timeout,
+            write=max(endpoint.connect_timeout, 30.0),
+            pool=endpoint.connect_timeout,
+        )
+        self._http = httpx.AsyncClient(
+            timeout=timeout, verify=endpoint.verify, transport=transport, follow_redirects=False
+        )
+
+    async def __aenter__(self) -> Client:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    # -- public API -------------------------------------------------------------------------
+
+    async def stream(self, request: GenerationRequest) -> AsyncIterator[StreamEvent]:
+        """Yield `ResponseStarted`, then `TextDelta`s, then one `Finished`; raise `ApiError`s.
+
+        Retries happen only before the response starts, so never after a token was shown.
+        Closing the iterator (or cancelling its task) closes the HTTP response.
+        """
+        url = resolve_url(self.endpoint.url, request.mode)
+        body = build_payload(self.endpoint, request)
+        accept = "text/event-stream" if request.stream else "application/json"
+        headers = {"Accept": accept, **auth_headers(self.endpoint)}
+        sent_at, response = await self._send_with_retries(url, body, headers)
+        resp_headers = {k.lower(): v for k, v in response.headers.items()}
+        started = ResponseStarted(
+            status=response.status_code,
+            headers=resp_headers,
+            request_id=request_id_of(resp_headers),
+            url=str(response.url),
+            body=body,
+        )
+        try:
+            yield started
+            content_type = resp_headers.get("content-type", "").lower()
+            if "text/event-stream" in content_type:
+                reader = self._read_sse(response, started, sent_at)
+            elif "json" in content_type:
+                reader = self._read_json(response, started, sent_at)
+            else:
+                text = (await response.aread()).decode("utf-8", "replace")
+                raise ProtocolError(
+                    f"unexpected content type {content_type or '(none)'}: "
+                    f"{error_from_body(None, text, resp_headers).message}",
+                    **_ids(started),
+                )
+            async for event in reader:
+                yield event
+        finally:
+            await response.aclose()
+
+    async def complete(self, request: GenerationRequest) -> Reply:
+        """The whole reply at once (streamed underneath unless `request.stream` is False)."""
+        parts: list[str] = []
+        started: ResponseStarted | None = None
+        async for event in self.stream(request):
+            if isinstance(event, ResponseStarted):
+                started = event
+            elif isinstance(event, TextDelta):
+                parts.append(event.text)
+            else:
+                assert started is not None
+                return Reply("".join(parts), event, started)
+        raise TruncatedStream("the reply ended without a finish")  # pragma: no cover
+
+    async def list_models(self) -> list[str]:
+        """Model ids from `GET /v1/models`, the cheapest "does this endpoint answer" probe."""
+        url = models_url(self.endpoint.url)
+        try:
+            response = await self._http.get(url, headers=auth_headers(self.endpoint))
+        except httpx.HTTPError as exc:
+            raise _transport_error(exc, self.endpoint, url) from None
+        headers = {k.lower(): v for k, v in response.headers.items()}
+        if response.status_code >= 400:
+            raise error_from_body(response.status_code, response.text, headers)
+        try:
+            data = response.json()
+        except ValueError:
+            raise ProtocolError(f"{url} did not answer with JSON") from None
+        items = data.get("data") or data.get("models") or [] if isinstance(data, dict) else []
+        return [str(m.get("id") or m.get("name")) for m in items if isinstance(m, dict)]
+
+    # -- sending ---------------------------------------------------------------------------
+
+    async def _send_with_retries(
+        self, url: str, body: dict[str, Any], headers: dict[str, str]
+    ) -> tuple[float, httpx.Response]:
+        attempt = 0
+        while True:
+            sent_at = time.perf_counter()
+            try:
+                response = await self._send(url, body, headers)
+            except httpx.HTTPError as exc:
+                error = _transport_error(exc, self.endpoint, url)
+                # Only a failed connect is safe to retry: the server never saw the request.
+                if isinstance(exc, httpx.ConnectError) and attempt < self.endpoint.max_retries:
+                    attempt += 1
+                    await self._sleep(_backoff(attempt, None))
+                    continue
+                raise error from None
+            if response.status_code < 400:
+                return sent_at, response
+            raw = await response.aread()
+            await response.aclose()
+            resp_headers = {k.lower(): v for k, v in response.headers.items()}
+            error = error_from_body(
+                response.status_code, raw.decode("utf-8", "replace"), resp_headers
+            )
+            wait = _backoff(attempt + 1, error.retry_after)
+            if (
+                response.status_code in RETRY_STATUSES
+                and attempt < self.endpoint.max_retries
+                and wait <= MAX_RETRY_WAIT
+            ):
+                attempt += 1
+                log.info("HTTP %s from %s, retry %d in %.2f s", error.status, url, attempt, wait)
+                await self._sleep(wait)
+                continue
+            raise error
+
+    async def _send(
+        self, url: str, body: dict[str, Any], headers: dict[str, str]
+    ) -> httpx.Response:
+        """POST, following redirects by hand so that no key ever reaches another origin."""
+        origin = _origin(url)
+        secret = {"authorization", "api-key"} | {k.lower() for k in self.endpoint.headers}
+        for _ in range(MAX_REDIRECTS + 1):
+            request = self._http.build_request("POST", url, json=body, headers=headers)
+            response = await self._http.send(request, stream=True)
+            location = response.headers.get("location")
+            if response.status_code not in _REDIRECTS or not location:
+                return response
+            await response.aclose()
+            url = urljoin(url, location)
+            if _origin(url) != origin:
+                headers = {k: v for k, v in headers.items() if k.lower() not in secret}
+            log.info("redirected to %s", url)
+        raise ConnectionFailed(f"too many redirects (more than {MAX_REDIRECTS})")
+
+    # -- reading ---------------------------------------------------------------------------
+
+    async def _read_sse(
+        self, response: httpx.Response, started: ResponseStarted, sent_at: float
+    ) -> AsyncIterator[StreamEvent]:
+        state = _StreamState(sent_at)
+        done = saw_event = False
+        try:
+            async for sse in EventSource(response).aiter_sse():
+                saw_event = True
+                data = sse.data
+                if sse.event == "error":
+                    raise error_from_body(200, data, started.headers, in_stream=True)
+                if data.strip() == "[DONE]":
+                    done = True
+                    break
+                if not data.strip():
+                    continue
+                try:
+                    obj = json.loads(data)
+                except ValueError:
+                    raise ProtocolError(f"unreadable event from the server: {data[:200]!r}",
+                                        **_ids(started)) from None
+                if isinstance(obj, dict) and obj.get("error") and not obj.get("choices"):
+                    raise error_from_body(200, data, started.headers, in_stream=True)
+                delta = state.add(obj)
+                if delta:
+                    yield TextDelta(delta)
+        except httpx.ReadTimeout:
+            raise StreamTimeout(
+                f"no data from the server for {self.endpoint.read_timeout:g} s", **_ids(started)
+            ) from None
+        except (httpx.RemoteProtocolError, httpx.ReadError, httpx.NetworkError) as exc:
+            raise TruncatedStream(
+                f"the connection broke before the reply was complete ({_reason(exc)})",
+                **_ids(started),
+            ) from None
+        if not saw_event:
+            raise EmptyStream(
+                "the server accepted the request but sent no reply at all "
+                "(an empty event stream; llama.cpp does this when the prompt is too long)",
+                **_ids(started),
+            )
+        if state.finish_reason is None:
+            if not done:
+                raise TruncatedStream(
+                    "the stream ended without [DONE] or a finish reason: the reply is incomplete",
+                    **_ids(started),
+                )
+            if not state.tokens:
+                raise EmptyStream("the server ended the stream without any text", **_ids(started))
+        yield state.finished(started)
+
+    async def _read_json(
+        self, response: httpx.Response, started: ResponseStarted, sent_at: float
+    ) -> AsyncIterator[StreamEvent]:
+        try:
+            raw = (await response.aread()).decode("utf-8", "replace")
+        except httpx.ReadTimeout:
+            raise StreamTimeout(
+                f"no answer from the server for {self.endpoint.read_timeout:g} s", **_ids(started)
+            ) from None
+        except httpx.HTTPError as exc:
+            raise TruncatedStream(f"the connection broke ({_reason(exc)})", **_ids(started)) from None
+        try:
+            obj = json.loads(raw)
+        except ValueError:
+            raise ProtocolError(f"unreadable JSON from the server: {raw[:200]!r}",
+                                **_ids(started)) from None
+        if isinstance(obj, dict) and obj.get("error") and not obj.get("choices"):
+            raise error_from_body(started.status, raw, started.headers)
+        state = _StreamState(sent_at)
+        delta = state.add(obj)
+        if delta:
+            yield TextDelta(delta)
+        if state.finish_reason is None and not state.tokens:
+            raise EmptyStream("the server answered without any text", **_ids(started))
+        yield state.finished(started)
+
+
+class _StreamState:
+    """Running totals of one reply: text count, finish, usage, timings."""
+
+    def __init__(self, sent_at: float) -> None:
+        self.sent_at = sent_at
+        self.first_at: float | None = None
+        self.tokens = 0
+        self.finish_reason: str | None = None
+        self.usage: Usage | None = None
+        self.content_filter: ContentFilterResult | None = None
+
+    def add(self, obj: Any) -> str:
+        info = parse_chunk(obj)
+        if info.usage:
+            self.usage = info.usage
+        if info.finish_reason:
+            self.finish_reason = info.finish_reason
+            self.content_filter = info.content_filter or self.content_filter
+        if info.text:
+            if self.first_at is None:
+                self.first_at = time.perf_counter()
+            self.tokens += 1
+        return info.text
+
+    def finished(self, started: ResponseStarted) -> Finished:
+        end = time.perf_counter()
+        tokens = (self.usage.completion_tokens if self.usage else None) or self.tokens
+        rate = None
+        if self.first_at is not None and tokens > 1 and end - self.first_at > 0.001:
+            rate = round((tokens - 1) / (end - self.first_at), 1)
+        stats = Stats(
+            ttft_ms=round((self.first_at - self.sent_at) * 1000) if self.first_at else None,
+            tokens=tokens,
+            tokens_per_s=rate,
+            request_id=started.request_id,
+            duration_ms=round((end - self.sent_at) * 1000),
+        )
+        return Finished(self.finish_reason or "stop", self.usage, stats, self.content_filter)
+
+
+def _ids(started: ResponseStarted) -> dict[str, Any]:
+    return {
+        "status": started.status,
+        "request_id": started.request_id,
+        "date": started.headers.get("date"),
+        "headers": started.headers,
+    }
+
+
+def _backoff(attempt: int, retry_after: float | None) -> float:
+    if retry_after is not None:
+        return retry_after
+    return min(8.0, 0.5 * 2 ** (attempt - 1)) * (0.8 + 0.4 * random.random())
+
+
+def _reason(exc: BaseException) -> str:
+    return str(exc) or type(exc).__name__
+
+
+def _transport_error(exc: httpx.HTTPError, endpoint: Endpoint, url: str) -> ApiError:
+    where = "{}://{}".format(*_origin(url))
+    if isinstance(exc, httpx.ConnectTimeout):
+        return StreamTimeout(f"could not connect to {where} within {endpoint.connect_timeout:g} s")
+    if isinstance(exc, httpx.TimeoutException):
+        return StreamTimeout(f"no answer from {where} within {endpoint.read_timeout:g} s")
+    if isinstance(exc, httpx.ConnectError):
+        return ConnectionFailed(f"could not connect to {where}: {_reason(exc)}")
+    if isinstance(exc, httpx.UnsupportedProtocol):
+        return ConnectionFailed(f"not an http(s) URL: {url}")
+    return ConnectionFailed(f"request to {where} failed: {_reason(exc)}")
+
+
+__all__ = ["ApiError", "Client", "GenerationRequest", "Reply"]

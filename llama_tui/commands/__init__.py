@@ -1,0 +1,1 @@
+"""Entry points of the command line, one module per command (no Textual import here)."""

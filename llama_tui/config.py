@@ -1,0 +1,283 @@
+"""config.toml: load strictly, explain every mistake, write safely (DESIGN §4).
+
+Unknown keys are errors that name the file, the key and the closest valid key. Keys come from
+the file (`key`), a variable (`key_env`) or a command (`key_cmd`), and are resolved only when an
+endpoint is used. `LLAMA_TUI_BASE_URL` / `LLAMA_TUI_API_KEY` / `LLAMA_TUI_AUTH` define the
+endpoint named `env`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+import os
+import stat
+import subprocess
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from llama_tui import paths
+from llama_tui.model import AUTH_SCHEMES, MODES, Endpoint, GenerationParams
+
+log = logging.getLogger(__name__)
+
+ENV_ENDPOINT = "env"
+
+
+class ConfigError(Exception):
+    """A config problem, in words: which file, which key, what to do."""
+
+    def __init__(self, path: Path | str | None, key: str | None, problem: str, hint: str = ""):
+        self.path, self.key, self.problem, self.hint = path, key, problem, hint
+        where = f"{path}" if path else "configuration"
+        if key:
+            where += f": {key}"
+        super().__init__(f"{where}: {problem}" + (f" ({hint})" if hint else ""))
+
+
+@dataclass
+class Config:
+    endpoints: dict[str, Endpoint] = field(default_factory=dict)
+    default_endpoint: str | None = None
+    defaults: GenerationParams = field(default_factory=GenerationParams)
+    memory_window: int | None = None
+    system_prompt: str | None = None
+    theme: str | None = None
+    keymap: dict[str, str] = field(default_factory=dict)
+    path: Path | None = None
+    #: Non-fatal findings (e.g. a world-readable file holding keys), shown once by the UI/CLI.
+    warnings: list[str] = field(default_factory=list)
+
+    def endpoint_names(self) -> list[str]:
+        names = list(self.endpoints)
+        if env_endpoint() and ENV_ENDPOINT not in names:
+            names.append(ENV_ENDPOINT)
+        return names
+
+    def choose_endpoint(self, name: str | None = None) -> Endpoint | None:
+        """The named endpoint, else the configured default, else `env`, else the first one.
+
+        The key is not resolved yet: call `resolve_key()` right before use.
+        """
+        if name:
+            if name in self.endpoints:
+                return self.endpoints[name]
+            if name == ENV_ENDPOINT and (env := env_endpoint()):
+                return env
+            raise ConfigError(self.path, f"endpoint {name!r}", "no such endpoint",
+                              _suggest(name, self.endpoint_names()))
+        if self.default_endpoint and self.default_endpoint in self.endpoints:
+            return self.endpoints[self.default_endpoint]
+        if env := env_endpoint():
+            return env
+        return next(iter(self.endpoints.values()), None)
+
+
+def env_endpoint() -> Endpoint | None:
+    url = os.environ.get("LLAMA_TUI_BASE_URL", "").strip()
+    if not url:
+        return None
+    auth = os.environ.get("LLAMA_TUI_AUTH", "bearer").strip() or "bearer"
+    if auth not in AUTH_SCHEMES:
+        raise ConfigError("LLAMA_TUI_AUTH", None, f"unknown auth scheme {auth!r}",
+                          "use one of " + ", ".join(AUTH_SCHEMES))
+    return Endpoint(
+        name=ENV_ENDPOINT,
+        url=url,
+        auth=auth,  # type: ignore[arg-type]
+        api_key=os.environ.get("LLAMA_TUI_API_KEY") or None,
+        model=os.environ.get("LLAMA_TUI_MODEL") or None,
+    )
+
+
+def resolve_key(endpoint: Endpoint) -> Endpoint:
+    """The endpoint with its key filled in from `key_env` or `key_cmd` when not literal."""
+    if endpoint.api_key or not (endpoint.key_env or endpoint.key_cmd):
+        return endpoint
+    if endpoint.key_env:
+        key = os.environ.get(endpoint.key_env)
+        if not key:
+            raise ConfigError(None, f"endpoints.{endpoint.name}.key_env",
+                              f"the variable {endpoint.key_env} is not set")
+        return endpoint.with_key(key)
+    assert endpoint.key_cmd
+    try:
+        done = subprocess.run(endpoint.key_cmd, shell=True, capture_output=True, text=True,
+                              timeout=30, stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise ConfigError(None, f"endpoints.{endpoint.name}.key_cmd",
+                          f"could not run the key command: {type(exc).__name__}") from None
+    key = done.stdout.strip()
+    if done.returncode != 0 or not key:
+        # Never echo the command's output: it may be (part of) a secret.
+        raise ConfigError(None, f"endpoints.{endpoint.name}.key_cmd",
+                          f"the key command exited with {done.returncode} and printed no key")
+    return endpoint.with_key(key)
+
+
+# -- loading ----------------------------------------------------------------------------------
+
+_TOP = {"default_endpoint", "defaults", "memory_window", "system_prompt", "theme", "keymap",
+        "endpoints"}
+_ENDPOINT_KEYS = {"url", "kind", "auth", "key", "key_env", "key_cmd", "model", "headers",
+                  "connect_timeout", "read_timeout", "prompt_format", "verify", "ca_bundle",
+                  "insecure", "max_retries"}
+_PARAM_TYPES: dict[str, tuple[type, ...]] = {
+    "temperature": (int, float), "top_p": (int, float), "max_tokens": (int,), "stop": (list,),
+    "seed": (int,), "presence_penalty": (int, float), "frequency_penalty": (int, float),
+}
+
+
+def _suggest(key: str, valid: Any) -> str:
+    close = difflib.get_close_matches(key, list(valid), n=1, cutoff=0.6)
+    return f"did you mean {close[0]!r}?" if close else "valid: " + ", ".join(sorted(valid))
+
+
+def _check_keys(table: dict[str, Any], valid: set[str], path: Path, prefix: str) -> None:
+    for key in table:
+        if key not in valid:
+            raise ConfigError(path, prefix + key, "unknown key", _suggest(key, valid))
+
+
+def _typed(value: Any, types: tuple[type, ...], path: Path, key: str) -> Any:
+    if (isinstance(value, bool) and bool not in types) or not isinstance(value, types):
+        names = " or ".join(t.__name__ for t in types)
+        raise ConfigError(path, key, f"expected {names}, got {type(value).__name__} {value!r}")
+    return value
+
+
+def parse_params(table: Any, path: Path, prefix: str) -> GenerationParams:
+    if not isinstance(table, dict):
+        raise ConfigError(path, prefix.rstrip("."), "expected a table")
+    _check_keys(table, set(_PARAM_TYPES), path, prefix)
+    values = {k: _typed(v, _PARAM_TYPES[k], path, prefix + k) for k, v in table.items()}
+    if "stop" in values and not all(isinstance(s, str) for s in values["stop"]):
+        raise ConfigError(path, prefix + "stop", "expected a list of strings")
+    return GenerationParams(**values)
+
+
+def _parse_endpoint(name: str, table: Any, path: Path) -> Endpoint:
+    prefix = f"endpoints.{name}."
+    if not isinstance(table, dict):
+        raise ConfigError(path, prefix.rstrip("."), "expected a table")
+    _check_keys(table, _ENDPOINT_KEYS, path, prefix)
+    if "url" not in table:
+        raise ConfigError(path, prefix + "url", "missing", "paste the endpoint URL here")
+    strings = {"url", "key", "key_env", "key_cmd", "model", "ca_bundle"}
+    for key in strings & set(table):
+        _typed(table[key], (str,), path, prefix + key)
+    for key, choices in (("kind", MODES), ("auth", AUTH_SCHEMES), ("prompt_format", ("llama2",))):
+        if key in table and table[key] not in choices:
+            raise ConfigError(path, prefix + key, f"unknown value {table[key]!r}",
+                              "use one of " + ", ".join(choices))
+    headers = _typed(table.get("headers", {}), (dict,), path, prefix + "headers")
+    for hname, hvalue in headers.items():
+        _typed(hvalue, (str,), path, f"{prefix}headers.{hname}")
+    verify: bool | str = not _typed(table.get("insecure", False), (bool,), path, prefix + "insecure")
+    if verify and table.get("ca_bundle"):
+        verify = str(Path(table["ca_bundle"]).expanduser())
+    endpoint = Endpoint(
+        name=name, url=table["url"], kind=table.get("kind", "chat"),
+        auth=table.get("auth", "bearer"), api_key=table.get("key"),
+        key_env=table.get("key_env"), key_cmd=table.get("key_cmd"), model=table.get("model"),
+        headers=dict(headers), prompt_format=table.get("prompt_format"), verify=verify,
+    )
+    for key in ("connect_timeout", "read_timeout"):
+        if key in table:
+            value = _typed(table[key], (int, float), path, prefix + key)
+            if value <= 0:
+                raise ConfigError(path, prefix + key, "must be more than 0 seconds")
+            endpoint = replace(endpoint, **{key: float(value)})
+    if "max_retries" in table:
+        endpoint.max_retries = _typed(table["max_retries"], (int,), path, prefix + "max_retries")
+    return endpoint
+
+
+def load_config(path: Path | None = None) -> Config:
+    """Read config.toml (a missing file is an empty config). Raises `ConfigError`."""
+    path = path or paths.config_file()
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return Config(path=path)
+    except OSError as exc:
+        raise ConfigError(path, None, f"cannot read: {exc.strerror}") from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(path, None, "not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(path, None, f"not valid TOML: {exc}") from None
+    _check_keys(data, _TOP, path, "")
+    config = Config(path=path)
+    endpoints = _typed(data.get("endpoints", {}), (dict,), path, "endpoints")
+    config.endpoints = {name: _parse_endpoint(name, t, path) for name, t in endpoints.items()}
+    if "defaults" in data:
+        config.defaults = parse_params(data["defaults"], path, "defaults.")
+    for key, types in (("default_endpoint", (str,)), ("system_prompt", (str,)),
+                       ("theme", (str,)), ("memory_window", (int,)), ("keymap", (dict,))):
+        if key in data:
+            setattr(config, key, _typed(data[key], types, path, key))
+    if config.memory_window is not None and config.memory_window < 0:
+        raise ConfigError(path, "memory_window", "must be 0 or more")
+    mode = stat.S_IMODE(path.stat().st_mode)
+    holds_keys = any(e.api_key for e in config.endpoints.values())
+    if holds_keys and mode & 0o077:
+        config.warnings.append(
+            f"{path} holds API keys and is readable by others (mode {mode:o}); run: chmod 600 {path}"
+        )
+    return config
+
+
+# -- saving -----------------------------------------------------------------------------------
+
+def config_to_dict(config: Config) -> dict[str, Any]:
+    data: dict[str, Any] = {}
+    for key in ("default_endpoint", "system_prompt", "theme", "memory_window"):
+        if getattr(config, key) is not None:
+            data[key] = getattr(config, key)
+    if defaults := config.defaults.as_dict():
+        data["defaults"] = defaults
+    if config.keymap:
+        data["keymap"] = dict(config.keymap)
+    endpoints: dict[str, Any] = {}
+    for name, ep in config.endpoints.items():
+        table: dict[str, Any] = {"url": ep.url, "kind": ep.kind, "auth": ep.auth}
+        for key, value in (("key", ep.api_key), ("key_env", ep.key_env),
+                           ("key_cmd", ep.key_cmd), ("model", ep.model),
+                           ("prompt_format", ep.prompt_format)):
+            if value:
+                table[key] = value
+        if ep.headers:
+            table["headers"] = dict(ep.headers)
+        if ep.verify is False:
+            table["insecure"] = True
+        elif isinstance(ep.verify, str):
+            table["ca_bundle"] = ep.verify
+        defaults = {f.name: f.default for f in fields(Endpoint)}
+        for key in ("connect_timeout", "read_timeout", "max_retries"):
+            if getattr(ep, key) != defaults[key]:
+                table[key] = getattr(ep, key)
+        endpoints[name] = table
+    if endpoints:
+        data["endpoints"] = endpoints
+    return data
+
+
+def save_config(config: Config, path: Path | None = None) -> Path:
+    """Write config.toml atomically, mode 0600, keeping the previous file as config.toml.bak."""
+    import tomli_w
+
+    from llama_tui.storage.atomic import atomic_write
+
+    path = path or config.path or paths.config_file()
+    text = "# llama-tui settings (written by the settings screen; edits by hand are welcome)\n"
+    text += tomli_w.dumps(config_to_dict(config))
+    if path.exists():
+        backup = path.with_name(path.name + ".bak")
+        atomic_write(backup, path.read_bytes(), mode=0o600)
+    atomic_write(path, text.encode("utf-8"), mode=0o600)
+    config.path = path
+    return path

@@ -1,0 +1,1 @@
+"""Conversation files on disk (no UI, no HTTP)."""

@@ -1,0 +1,196 @@
+"""Conversation <-> TOML (DESIGN §4). This file format is a contract: other tools write it too.
+
+TOML has no null, so None is omitted. Keys this version does not know are kept (in `extra`) and
+written back, so a round trip through llama-tui never drops another tool's data.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import fields
+from datetime import UTC, date, datetime, time
+from typing import Any
+
+import tomli_w
+
+from llama_tui.model import (
+    MODES,
+    Conversation,
+    ConversationParams,
+    Message,
+    Role,
+    Stats,
+    Usage,
+    utcnow,
+)
+
+SCHEMA_VERSION = 1
+
+_CONV_KEYS = {"schema_version", "id", "title", "created_at", "updated_at", "mode", "endpoint",
+              "system", "params", "messages", "pinned"}
+_MSG_KEYS = {"role", "content", "created_at", "finish_reason", "error", "usage", "stats"}
+_PARAM_KEYS = {f.name for f in fields(ConversationParams)}
+
+
+class CodecError(ValueError):
+    """A file that is not a conversation this version can read; says which key and why."""
+
+
+class FutureSchemaError(CodecError):
+    """Written by a newer llama-tui: left alone rather than misread."""
+
+
+def _as_datetime(value: Any, key: str) -> datetime:
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if isinstance(value, date) and not isinstance(value, time):
+        return datetime(value.year, value.month, value.day, tzinfo=UTC)
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            raise CodecError(f"{key}: not a date-time: {value!r}") from None
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    raise CodecError(f"{key}: expected a date-time, got {type(value).__name__}")
+
+
+def _expect(value: Any, types: type | tuple[type, ...], key: str) -> Any:
+    if not isinstance(value, types) or (isinstance(value, bool) and types in (int, (int, float))):
+        raise CodecError(f"{key}: expected {getattr(types, '__name__', types)}, "
+                         f"got {type(value).__name__}")
+    return value
+
+
+def _decode_params(table: Any) -> ConversationParams:
+    table = _expect(table, dict, "params")
+    known = {k: v for k, v in table.items() if k in _PARAM_KEYS}
+    for key, value in known.items():
+        if key == "stop":
+            if not isinstance(value, list) or not all(isinstance(s, str) for s in value):
+                raise CodecError("params.stop: expected a list of strings")
+        elif key in ("max_tokens", "seed", "memory_window"):
+            _expect(value, int, f"params.{key}")
+        else:
+            _expect(value, (int, float), f"params.{key}")
+            known[key] = float(value)
+    return ConversationParams(**known)
+
+
+def _decode_message(index: int, table: Any, fallback_time: datetime) -> Message:
+    where = f"messages[{index}]"
+    table = _expect(table, dict, where)
+    try:
+        role = Role(table.get("role"))
+    except ValueError:
+        raise CodecError(f"{where}.role: expected system, user or assistant, "
+                         f"got {table.get('role')!r}") from None
+    content = _expect(table.get("content", ""), str, f"{where}.content")
+    created = table.get("created_at")
+    message = Message(
+        role=role,
+        content=content,
+        created_at=_as_datetime(created, f"{where}.created_at") if created else fallback_time,
+        finish_reason=_expect(table["finish_reason"], str, f"{where}.finish_reason")
+        if "finish_reason" in table else None,
+        error=_expect(table["error"], str, f"{where}.error") if "error" in table else None,
+        extra={k: v for k, v in table.items() if k not in _MSG_KEYS},
+    )
+    if isinstance(table.get("usage"), dict):
+        message.usage = Usage.from_json(table["usage"])
+    if isinstance(table.get("stats"), dict):
+        stats = table["stats"]
+        known = {f.name for f in fields(Stats)}
+        message.stats = Stats(**{k: v for k, v in stats.items() if k in known})
+    return message
+
+
+def decode(data: dict[str, Any], *, fallback_id: str | None = None) -> Conversation:
+    """A `Conversation` from a parsed TOML document. Raises `CodecError`."""
+    version = data.get("schema_version", SCHEMA_VERSION)
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise CodecError(f"schema_version: expected an integer, got {version!r}")
+    if version > SCHEMA_VERSION:
+        raise FutureSchemaError(
+            f"schema_version {version} is newer than this llama-tui understands "
+            f"({SCHEMA_VERSION}); upgrade llama-tui to open it"
+        )
+    conv_id = data.get("id", fallback_id)
+    if not isinstance(conv_id, str) or not conv_id:
+        raise CodecError("id: missing")
+    created = _as_datetime(data["created_at"], "created_at") if "created_at" in data else utcnow()
+    mode = data.get("mode", "chat")
+    if mode not in MODES:
+        raise CodecError(f"mode: expected chat or completion, got {mode!r}")
+    messages_raw = _expect(data.get("messages", []), list, "messages")
+    conv = Conversation(
+        id=conv_id,
+        title=_expect(data.get("title", ""), str, "title"),
+        created_at=created,
+        updated_at=_as_datetime(data["updated_at"], "updated_at")
+        if "updated_at" in data else created,
+        mode=mode,
+        endpoint=_expect(data["endpoint"], str, "endpoint") if "endpoint" in data else None,
+        system=_expect(data["system"], str, "system") if "system" in data else None,
+        params=_decode_params(data.get("params", {})),
+        messages=[_decode_message(i, m, created) for i, m in enumerate(messages_raw)],
+        pinned=bool(data.get("pinned", False)),
+        extra={k: v for k, v in data.items() if k not in _CONV_KEYS},
+    )
+    return conv
+
+
+def loads(text: str, *, fallback_id: str | None = None) -> Conversation:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise CodecError(f"not valid TOML: {exc}") from None
+    return decode(data, fallback_id=fallback_id)
+
+
+def _drop_none(table: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in table.items() if v is not None}
+
+
+def encode(conv: Conversation) -> dict[str, Any]:
+    """The TOML document for `conv`, keys in the order of DESIGN §4."""
+    data: dict[str, Any] = {
+        "schema_version": SCHEMA_VERSION,
+        "id": conv.id,
+        "title": conv.title,
+        "created_at": conv.created_at,
+        "updated_at": conv.updated_at,
+        "mode": conv.mode,
+        "endpoint": conv.endpoint,
+        "system": conv.system,
+        "pinned": True if conv.pinned else None,
+    }
+    data = _drop_none(data)
+    data.update({k: v for k, v in conv.extra.items() if k not in data})
+    params = _drop_none({f.name: getattr(conv.params, f.name) for f in fields(conv.params)})
+    if params:
+        data["params"] = params
+    data["messages"] = [_encode_message(m) for m in conv.messages]
+    return data
+
+
+def _encode_message(message: Message) -> dict[str, Any]:
+    table = _drop_none({
+        "role": message.role.value,
+        "content": message.content,
+        "created_at": message.created_at,
+        "finish_reason": message.finish_reason,
+        "error": message.error,
+    })
+    table.update({k: v for k, v in message.extra.items() if k not in table})
+    if message.usage and (usage := _drop_none(vars(message.usage))):
+        table["usage"] = usage
+    if message.stats and (stats := _drop_none(vars(message.stats))):
+        table["stats"] = stats
+    return table
+
+
+def dumps(conv: Conversation) -> str:
+    try:
+        return tomli_w.dumps(encode(conv), multiline_strings=True)
+    except (TypeError, ValueError) as exc:
+        raise CodecError(f"cannot write conversation {conv.id}: {exc}") from None

@@ -1,0 +1,253 @@
+"""The conversations folder: list fast, load, save atomically, trash, detect conflicts.
+
+Listing reads only each file's header (the top-level keys before the first table) and caches
+the result in a small index keyed by file name, mtime and size, so a warm start costs one
+`stat` per file and files changed by other programs are re-read. Files that fail to parse are
+reported and never touched.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import tomllib
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from llama_tui import paths
+from llama_tui.model import Conversation, new_id
+from llama_tui.storage import codec
+from llama_tui.storage.atomic import atomic_write, cleanup_temp_files
+
+log = logging.getLogger(__name__)
+
+INDEX_VERSION = 1
+_HEADER_BYTES = 16384
+
+
+@dataclass(frozen=True)
+class Summary:
+    """What the conversation list needs, without the messages."""
+
+    id: str
+    title: str
+    created_at: datetime
+    updated_at: datetime
+    path: Path
+    mode: str = "chat"
+    pinned: bool = False
+
+
+@dataclass(frozen=True)
+class Problem:
+    path: Path
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path.name}: {self.message}"
+
+
+@dataclass(frozen=True)
+class SaveResult:
+    path: Path
+    #: Set when the file had changed on disk since we read it: we wrote a copy under a new id
+    #: (the conversation object now carries it) and left the other writer's file alone.
+    conflict_with: str | None = None
+
+
+class StoreError(Exception):
+    pass
+
+
+class ConversationStore:
+    def __init__(self, directory: Path | None = None, index_path: Path | None = None) -> None:
+        self.directory = directory or paths.conversations_dir()
+        self.index_path = index_path or paths.index_file()
+        self._paths: dict[str, Path] = {}
+        #: (mtime_ns, size) of each file as we last read or wrote it, for conflict checks.
+        self._seen: dict[Path, tuple[int, int]] = {}
+
+    # -- listing ----------------------------------------------------------------------------
+
+    def scan(self) -> tuple[list[Summary], list[Problem]]:
+        """All conversations, pinned first then newest first, and the files that were skipped."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        cleanup_temp_files(self.directory)
+        cache = self._read_index()
+        fresh: dict[str, Any] = {}
+        summaries: list[Summary] = []
+        problems: list[Problem] = []
+        for entry in os.scandir(self.directory):
+            if not entry.name.endswith(".toml") or entry.name.startswith("."):
+                continue
+            try:
+                st = entry.stat()
+            except OSError:
+                continue
+            key = [st.st_mtime_ns, st.st_size]
+            cached = cache.get(entry.name)
+            path = Path(entry.path)
+            summary = _cached_summary(cached, key, path)
+            if summary is None:
+                try:
+                    summary = read_summary(path)
+                except (codec.CodecError, OSError, UnicodeDecodeError) as exc:
+                    problems.append(Problem(path, _describe(exc)))
+                    continue
+            fresh[entry.name] = [*key, _summary_to_json(summary)]
+            summaries.append(summary)
+            self._paths[summary.id] = path
+        if fresh != cache:
+            self._write_index(fresh)
+        summaries.sort(key=lambda s: s.updated_at, reverse=True)
+        summaries.sort(key=lambda s: not s.pinned)
+        return summaries, problems
+
+    def _read_index(self) -> dict[str, Any]:
+        try:
+            data = json.loads(self.index_path.read_text("utf-8"))
+        except (OSError, ValueError):
+            return {}
+        if data.get("version") != INDEX_VERSION or data.get("dir") != str(self.directory):
+            return {}
+        entries = data.get("entries")
+        return entries if isinstance(entries, dict) else {}
+
+    def _write_index(self, entries: dict[str, Any]) -> None:
+        payload = {"version": INDEX_VERSION, "dir": str(self.directory), "entries": entries}
+        try:
+            atomic_write(self.index_path, json.dumps(payload).encode("utf-8"))
+        except OSError as exc:  # a cache: losing it only costs time
+            log.warning("could not write the index %s: %s", self.index_path, exc)
+
+    # -- one conversation -------------------------------------------------------------------
+
+    def path_for(self, conv_id: str) -> Path:
+        return self._paths.get(conv_id) or self.directory / f"{conv_id}.toml"
+
+    def load(self, conv_id: str) -> Conversation:
+        return self.load_path(self.path_for(conv_id))
+
+    def load_path(self, path: Path) -> Conversation:
+        """Parse one file. Raises `codec.CodecError` (with the file named) or `StoreError`."""
+        try:
+            raw = path.read_bytes()
+            st = path.stat()
+        except FileNotFoundError:
+            raise StoreError(f"{path.name}: the file is gone (deleted or moved)") from None
+        except OSError as exc:
+            raise StoreError(f"{path.name}: cannot read: {exc.strerror}") from None
+        try:
+            conv = codec.loads(raw.decode("utf-8"), fallback_id=path.stem)
+        except UnicodeDecodeError:
+            raise codec.CodecError(f"{path.name}: not UTF-8 text") from None
+        except codec.CodecError as exc:
+            raise type(exc)(f"{path.name}: {exc}") from None
+        self._paths[conv.id] = path
+        self._seen[path] = (st.st_mtime_ns, st.st_size)
+        return conv
+
+    def save(self, conv: Conversation) -> SaveResult:
+        """Write `conv` atomically. If its file changed under us, write a conflict copy instead."""
+        path = self.path_for(conv.id)
+        conflict_with = None
+        seen = self._seen.get(path)
+        if seen is not None:
+            try:
+                st = path.stat()
+                now = (st.st_mtime_ns, st.st_size)
+            except FileNotFoundError:
+                now = seen  # deleted elsewhere: writing it back loses nothing
+            if now != seen:
+                conflict_with = conv.id
+                conv.id = new_id()
+                conv.title = f"{conv.title} (conflict copy)"
+                path = self.directory / f"{conv.id}.toml"
+                log.warning("%s changed on disk; saving a conflict copy %s", seen, path.name)
+        data = codec.dumps(conv).encode("utf-8")
+        atomic_write(path, data, mode=0o644)
+        st = path.stat()
+        self._paths[conv.id] = path
+        self._seen[path] = (st.st_mtime_ns, st.st_size)
+        return SaveResult(path, conflict_with)
+
+    def delete(self, conv_id: str) -> Path:
+        """Move the file into the trash folder; returns where it went (for undo)."""
+        path = self.path_for(conv_id)
+        trash = paths.trash_dir() if self.directory == paths.conversations_dir() else \
+            self.directory.parent / "trash"
+        trash.mkdir(parents=True, exist_ok=True)
+        target = trash / path.name
+        shutil.move(str(path), target)
+        self._paths.pop(conv_id, None)
+        self._seen.pop(path, None)
+        return target
+
+    def latest(self) -> Summary | None:
+        summaries, _ = self.scan()
+        return max(summaries, key=lambda s: s.updated_at, default=None)
+
+
+def read_summary(path: Path) -> Summary:
+    """A summary from the file's header only; falls back to a full parse when needed."""
+    with path.open("rb") as handle:
+        head = handle.read(_HEADER_BYTES)
+        whole = len(head) < _HEADER_BYTES
+    text = head.decode("utf-8", "ignore")
+    cut = text.find("\n[")
+    data: dict[str, Any] | None = None
+    if cut >= 0:
+        try:
+            # Top-level keys must precede every table, so the prefix holds all of them. A cut
+            # inside a multi-line string leaves it unterminated: a parse error, then full parse.
+            data = tomllib.loads(text[:cut])
+        except tomllib.TOMLDecodeError:
+            data = None
+    if data is None or ("id" not in data and "title" not in data):
+        full = head if whole else path.read_bytes()
+        try:
+            data = tomllib.loads(full.decode("utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise codec.CodecError(f"not valid TOML: {exc}") from None
+    conv = codec.decode({k: v for k, v in data.items() if k not in ("messages", "params")},
+                        fallback_id=path.stem)
+    return Summary(conv.id, conv.title or "Untitled", conv.created_at, conv.updated_at, path,
+                   conv.mode, conv.pinned)
+
+
+def _summary_to_json(s: Summary) -> dict[str, Any]:
+    data = asdict(s)
+    data.pop("path")
+    data["created_at"] = s.created_at.isoformat()
+    data["updated_at"] = s.updated_at.isoformat()
+    return data
+
+
+def _cached_summary(cached: Any, key: list[int], path: Path) -> Summary | None:
+    if not isinstance(cached, list) or len(cached) != 3 or cached[:2] != key:
+        return None
+    try:
+        return _summary_from_json(cached[2], path)
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def _summary_from_json(data: dict[str, Any], path: Path) -> Summary:
+    return Summary(
+        id=data["id"], title=data["title"], mode=data.get("mode", "chat"),
+        created_at=datetime.fromisoformat(data["created_at"]),
+        updated_at=datetime.fromisoformat(data["updated_at"]),
+        pinned=bool(data.get("pinned")), path=path,
+    )
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, UnicodeDecodeError):
+        return "not UTF-8 text"
+    if isinstance(exc, OSError):
+        return f"cannot read: {exc.strerror}"
+    return str(exc)

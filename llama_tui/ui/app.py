@@ -1,0 +1,149 @@
+"""The app: holds the core services (config, store, clients) and the screens. Kept small:
+screens and widgets own their behaviour, the core owns the logic.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+from textual.app import App
+from textual.binding import Binding
+
+from llama_tui.client.pool import ClientPool
+from llama_tui.config import Config, ConfigError, load_config, resolve_key, save_config
+from llama_tui.model import Conversation, Endpoint
+from llama_tui.storage.store import ConversationStore
+
+log = logging.getLogger(__name__)
+
+
+class LlamaApp(App[int]):
+    CSS_PATH = "app.tcss"
+    TITLE = "llama-tui"
+    BINDINGS = [
+        Binding("ctrl+q", "quit", "Quit", id="quit", priority=True),
+    ]
+    COMMANDS = App.COMMANDS | {lambda: _commands_provider()}
+
+    def __init__(
+        self,
+        config: Config,
+        store: ConversationStore,
+        *,
+        endpoint: str | None = None,
+        config_error: str | None = None,
+        probe: bool = True,
+    ) -> None:
+        super().__init__()
+        self.config = config
+        self.store = store
+        self.clients = ClientPool()
+        self.chosen_endpoint = endpoint
+        self.config_error = config_error
+        self.probe_on_first_run = probe
+        self.reported_problems: set[str] = set()
+        self._save_locks: dict[str, asyncio.Lock] = {}
+        self._resolved: dict[str, Endpoint] = {}
+        self._unsaved: set[str] = set()
+
+    def on_mount(self) -> None:
+        from llama_tui.ui.screens.main import MainScreen
+
+        if self.config.theme and self.config.theme in self.available_themes:
+            self.theme = self.config.theme
+        if self.config.keymap:
+            self.set_keymap(self.config.keymap)
+        self.push_screen(MainScreen())
+        if self.config_error:
+            self.notify(self.config_error, title="Config problem: using defaults", severity="error",
+                        timeout=30, markup=False)
+        for warning in self.config.warnings:
+            self.notify(warning, severity="warning", timeout=15, markup=False)
+        if not self.config.endpoint_names() and not self.config_error:
+            self.run_worker(self._first_run(), group="first-run")
+
+    async def _first_run(self) -> None:
+        from llama_tui.ui.screens.first_run import first_run
+
+        await first_run(self)
+
+    async def on_unmount(self) -> None:
+        await self.clients.aclose()
+
+    # -- services for the screens --------------------------------------------------------------
+
+    def endpoint_for(self, conv: Conversation | None) -> Endpoint | None:
+        """The endpoint a conversation uses (its own if still configured, else the default),
+        with its key resolved (once per session; settings changes reset it)."""
+        name = self.chosen_endpoint
+        if conv is not None and conv.endpoint in self.config.endpoint_names():
+            name = conv.endpoint
+        endpoint = self.config.choose_endpoint(name)
+        if endpoint is None:
+            return None
+        if endpoint.name not in self._resolved or self._resolved[endpoint.name].url != endpoint.url:
+            self._resolved[endpoint.name] = resolve_key(endpoint)
+        return self._resolved[endpoint.name]
+
+    async def save(self, conv: Conversation) -> None:
+        """Save in a thread (fsync must not stall the screen), one save at a time per file.
+        A failed save is reported once and retried with the next save."""
+        lock = self._save_locks.setdefault(conv.id, asyncio.Lock())
+        async with lock:
+            old_id = conv.id
+            try:
+                result = await asyncio.to_thread(self.store.save, conv)
+            except OSError as exc:
+                if old_id not in self._unsaved:
+                    self._unsaved.add(old_id)
+                    self.notify(f"Could not save {conv.title!r}: {exc.strerror or exc}. "
+                                "It stays on screen; saving is retried.", severity="error",
+                                timeout=15, markup=False)
+                return
+            if old_id in self._unsaved:
+                self._unsaved.discard(old_id)
+                self.notify(f"Saved {conv.title!r} after all.", markup=False)
+            if result.conflict_with:
+                self.notify(f"{result.conflict_with}.toml was changed by another program; "
+                            f"your version was saved as a copy ({conv.id}).", severity="warning",
+                            timeout=15, markup=False)
+
+    def update_config(self, config: Config) -> None:
+        """Adopt and write new settings (from the settings screen or first run)."""
+        save_config(config)
+        self.config = config
+        self._resolved.clear()
+
+    def action_settings(self) -> None:
+        from llama_tui.ui.screens.settings import SettingsScreen
+
+        if not isinstance(self.screen, SettingsScreen):
+            self.push_screen(SettingsScreen())
+
+    def log_error(self, error: BaseException) -> None:
+        log.error("worker failed", exc_info=error)
+
+
+def _commands_provider() -> type:
+    from llama_tui.ui.commands import LlamaCommands
+
+    return LlamaCommands
+
+
+def make_app(
+    endpoint: str | None = None,
+    *,
+    config_path: Path | None = None,
+    store: ConversationStore | None = None,
+    probe: bool = True,
+) -> LlamaApp:
+    """The app as the CLI starts it; tests and the screenshot script use this too."""
+    config_error = None
+    try:
+        config = load_config(config_path)
+    except ConfigError as exc:
+        config, config_error = Config(path=config_path), str(exc)
+    return LlamaApp(config, store or ConversationStore(), endpoint=endpoint,
+                    config_error=config_error, probe=probe)

@@ -1,0 +1,1 @@
+"""Screens: the main chat screen, settings, and small modal dialogs."""

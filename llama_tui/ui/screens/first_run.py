@@ -1,0 +1,58 @@
+"""First run with nothing configured: find a local server, or explain what to paste."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.content import Content
+from textual.screen import ModalScreen
+from textual.widgets import Button, Static
+
+from llama_tui.client.probe import Found, probe_local_servers
+from llama_tui.model import Endpoint
+
+if TYPE_CHECKING:
+    from llama_tui.ui.app import LlamaApp
+
+
+class FoundServerScreen(ModalScreen[bool]):
+    BINDINGS = [Binding("escape", "dismiss(False)", "Not now", id="dismiss")]
+
+    def __init__(self, found: Found) -> None:
+        super().__init__()
+        self.found = found
+
+    def compose(self) -> ComposeResult:
+        models = ", ".join(self.found.models[:4]) or "no models listed"
+        with Vertical(id="dialog"):
+            yield Static(Content(f"Found {self.found.label} at {self.found.url}\n({models})\n\n"
+                                 "Use it as your endpoint?"))
+            with Horizontal(classes="buttons"):
+                yield Button("Use it", id="yes", variant="primary")
+                yield Button("Open settings", id="no")
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "yes")
+
+
+async def first_run(app: LlamaApp) -> None:
+    from llama_tui.ui.screens.settings import FIRST_RUN_HELP, SettingsScreen
+
+    found = await probe_local_servers() if app.probe_on_first_run else []
+    if found:
+        server = found[0]
+        if await app.push_screen_wait(FoundServerScreen(server)):
+            import copy
+
+            config = copy.deepcopy(app.config)
+            name = server.label.lower().replace(" ", "-").replace(".", "")
+            config.endpoints[name] = Endpoint(name=name, url=server.url,
+                                              model=server.models[0] if server.models else None)
+            config.default_endpoint = name
+            app.update_config(config)
+            app.notify(f"Using {server.label} at {server.url}", markup=False)
+            return
+    await app.push_screen(SettingsScreen(intro=FIRST_RUN_HELP))

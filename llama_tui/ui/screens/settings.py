@@ -1,0 +1,302 @@
+"""Settings: endpoints (add / edit / delete / test), defaults, theme. Saved to config.toml (0600).
+
+Keys are never shown: the key field is empty, its placeholder shows the last four characters,
+and leaving it empty keeps the stored key.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.content import Content
+from textual.screen import Screen
+from textual.widgets import Button, Footer, Input, Label, OptionList, Select, Static, TextArea
+from textual.widgets.option_list import Option
+
+from llama_tui.client import ApiError, Client, GenerationRequest
+from llama_tui.config import ConfigError, resolve_key
+from llama_tui.model import AUTH_SCHEMES, MODES, Endpoint, GenerationParams
+
+if TYPE_CHECKING:
+    from llama_tui.ui.app import LlamaApp
+
+NEW = "__new__"
+FIRST_RUN_HELP = (
+    "No endpoint is configured yet. Paste one of:\n"
+    "  • an Azure AI endpoint URL (https://<name>.<region>.inference.ai.azure.com) and its key,\n"
+    "  • a local server URL such as http://127.0.0.1:8080/v1 (llama.cpp, Ollama, vLLM, LM Studio).\n"
+    "Then Save endpoint, and Test connection to see what it answers. Escape goes back to chat."
+)
+
+
+def mask(key: str | None) -> str:
+    if not key:
+        return "paste the API key (or use key_env / key_cmd)"
+    return f"stored key ••••{key[-4:] if len(key) > 8 else ''} · type to replace"
+
+
+def parse_headers(text: str) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        name, sep, value = line.partition(":")
+        if not sep or not name.strip():
+            raise ValueError(f"header line {line!r} is not 'Name: value'")
+        headers[name.strip()] = value.strip()
+    return headers
+
+
+class SettingsScreen(Screen[None]):
+    BINDINGS = [Binding("escape", "close", "Back to chat", id="close-settings")]
+
+    app: LlamaApp
+
+    def __init__(self, intro: str = "") -> None:
+        super().__init__()
+        self.intro = intro
+        self.editing: str = NEW
+
+    def compose(self) -> ComposeResult:
+        yield Static(Content(self.intro), id="settings-intro", classes="intro")
+        with Horizontal(id="settings"):
+            with Vertical(id="endpoint-list-pane"):
+                yield Label("Endpoints")
+                yield OptionList(id="endpoint-list")
+            with VerticalScroll(id="settings-form"):
+                yield Label("Endpoint", classes="section")
+                yield Input(placeholder="name, e.g. azure-llama2", id="ep-name")
+                yield Input(placeholder="URL: origin, …/v1, or full route", id="ep-url")
+                with Horizontal(classes="row"):
+                    yield Select([(m, m) for m in MODES], value="chat", allow_blank=False,
+                                 id="ep-kind", prompt="kind")
+                    yield Select([(a, a) for a in AUTH_SCHEMES], value="bearer",
+                                 allow_blank=False, id="ep-auth")
+                    yield Select([("plain prompt", "none"), ("Llama 2 [INST]", "llama2")],
+                                 value="none", allow_blank=False, id="ep-format")
+                yield Input(placeholder=mask(None), password=True, id="ep-key")
+                with Horizontal(classes="row"):
+                    yield Input(placeholder="key_env: variable holding the key", id="ep-key-env")
+                    yield Input(placeholder="key_cmd: command printing the key", id="ep-key-cmd")
+                yield Input(placeholder="model (optional)", id="ep-model")
+                yield TextArea(id="ep-headers", compact=True)
+                with Horizontal(classes="buttons"):
+                    yield Button("Save endpoint", id="ep-save", variant="primary")
+                    yield Button("Test connection", id="ep-test")
+                    yield Button("Make default", id="ep-default")
+                    yield Button("Delete", id="ep-delete", variant="error")
+                yield Static("", id="ep-result")
+                yield Label("Defaults for new conversations", classes="section")
+                yield TextArea(id="system-prompt", compact=True)
+                with Horizontal(classes="row"):
+                    yield Input(placeholder="temperature", id="temperature")
+                    yield Input(placeholder="top_p", id="top-p")
+                    yield Input(placeholder="max_tokens", id="max-tokens")
+                    yield Input(placeholder="memory (exchanges)", id="memory")
+                yield Select([], id="theme", prompt="theme")
+                with Horizontal(classes="buttons"):
+                    yield Button("Save defaults", id="defaults-save", variant="primary")
+                yield Static("", id="defaults-result")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#ep-headers", TextArea).border_title = "extra headers (Name: value)"
+        self.query_one("#system-prompt", TextArea).border_title = "system prompt"
+        self.query_one("#settings-intro").display = bool(self.intro)
+        self._fill_list()
+        self._load_endpoint(next(iter(self.app.config.endpoints), NEW))
+        self._load_defaults()
+
+    def _fill_list(self) -> None:
+        config = self.app.config
+        options = [
+            Option(Content(name + ("  (default)" if name == config.default_endpoint else "")),
+                   id=name)
+            for name in config.endpoints
+        ]
+        options.append(Option(Content("+ new endpoint"), id=NEW))
+        self.query_one("#endpoint-list", OptionList).set_options(options)
+
+    def _load_endpoint(self, name: str) -> None:
+        self.editing = name
+        ep = self.app.config.endpoints.get(name) or Endpoint(name="", url="")
+        values = {"#ep-name": ep.name, "#ep-url": ep.url, "#ep-key": "",
+                  "#ep-key-env": ep.key_env or "", "#ep-key-cmd": ep.key_cmd or "",
+                  "#ep-model": ep.model or ""}
+        for selector, value in values.items():
+            self.query_one(selector, Input).value = value
+        self.query_one("#ep-key", Input).placeholder = mask(ep.api_key)
+        self.query_one("#ep-kind", Select).value = ep.kind
+        self.query_one("#ep-auth", Select).value = ep.auth
+        self.query_one("#ep-format", Select).value = ep.prompt_format or "none"
+        self.query_one("#ep-headers", TextArea).text = "\n".join(
+            f"{k}: {v}" for k, v in ep.headers.items())
+        self.query_one("#ep-result", Static).update("")
+
+    def _load_defaults(self) -> None:
+        config = self.app.config
+        self.query_one("#system-prompt", TextArea).text = config.system_prompt or ""
+        for selector, value in (("#temperature", config.defaults.temperature),
+                                ("#top-p", config.defaults.top_p),
+                                ("#max-tokens", config.defaults.max_tokens),
+                                ("#memory", config.memory_window)):
+            self.query_one(selector, Input).value = "" if value is None else str(value)
+        themes = sorted(self.app.available_themes)
+        select = self.query_one("#theme", Select)
+        select.set_options([(t, t) for t in themes])
+        select.value = self.app.theme if self.app.theme in themes else Select.BLANK
+
+    @on(OptionList.OptionSelected, "#endpoint-list")
+    def _pick(self, event: OptionList.OptionSelected) -> None:
+        self._load_endpoint(event.option.id or NEW)
+
+    def _form_endpoint(self) -> Endpoint:
+        name = self.query_one("#ep-name", Input).value.strip()
+        url = self.query_one("#ep-url", Input).value.strip()
+        if not name:
+            raise ValueError("give the endpoint a name")
+        if not url.startswith(("http://", "https://")):
+            raise ValueError("the URL must start with http:// or https://")
+        old = self.app.config.endpoints.get(self.editing)
+        key = self.query_one("#ep-key", Input).value.strip() or (old.api_key if old else None)
+        fmt = self.query_one("#ep-format", Select).value
+        base = old or Endpoint(name=name, url=url)
+        return replace(
+            base, name=name, url=url, api_key=key,
+            kind=self.query_one("#ep-kind", Select).value,  # type: ignore[arg-type]
+            auth=self.query_one("#ep-auth", Select).value,  # type: ignore[arg-type]
+            key_env=self.query_one("#ep-key-env", Input).value.strip() or None,
+            key_cmd=self.query_one("#ep-key-cmd", Input).value.strip() or None,
+            model=self.query_one("#ep-model", Input).value.strip() or None,
+            prompt_format=None if fmt == "none" else "llama2",
+            headers=parse_headers(self.query_one("#ep-headers", TextArea).text),
+        )
+
+    def _result(self, text: str, ok: bool, target: str = "#ep-result") -> None:
+        result = self.query_one(target, Static)
+        result.update(Content(text))
+        result.set_class(not ok, "-error")
+
+    @on(Button.Pressed, "#ep-save")
+    def _save_endpoint(self) -> None:
+        try:
+            endpoint = self._form_endpoint()
+        except ValueError as exc:
+            self._result(str(exc), False)
+            return
+        config = copy.deepcopy(self.app.config)
+        if endpoint.name != self.editing and endpoint.name in config.endpoints:
+            self._result(f"an endpoint named {endpoint.name!r} exists already", False)
+            return
+        config.endpoints.pop(self.editing, None)
+        config.endpoints[endpoint.name] = endpoint
+        if config.default_endpoint in (None, self.editing):
+            config.default_endpoint = endpoint.name
+        self._write(config, f"saved {endpoint.name}")
+        self._fill_list()
+        self._load_endpoint(endpoint.name)
+        self._result(f"saved {endpoint.name} to {config.path}", True)
+
+    @on(Button.Pressed, "#ep-delete")
+    def _delete_endpoint(self) -> None:
+        if self.editing not in self.app.config.endpoints:
+            return
+        config = copy.deepcopy(self.app.config)
+        del config.endpoints[self.editing]
+        if config.default_endpoint == self.editing:
+            config.default_endpoint = next(iter(config.endpoints), None)
+        self._write(config, f"deleted {self.editing}")
+        self._fill_list()
+        self._load_endpoint(next(iter(config.endpoints), NEW))
+
+    @on(Button.Pressed, "#ep-default")
+    def _make_default(self) -> None:
+        if self.editing in self.app.config.endpoints:
+            config = copy.deepcopy(self.app.config)
+            config.default_endpoint = self.editing
+            self._write(config, f"{self.editing} is the default")
+            self._fill_list()
+
+    def _write(self, config: Any, what: str) -> None:
+        try:
+            self.app.update_config(config)
+        except OSError as exc:
+            self._result(f"could not write the config: {exc}", False)
+            return
+        self.notify(what, markup=False)
+
+    @on(Button.Pressed, "#ep-test")
+    def _test(self) -> None:
+        try:
+            endpoint = resolve_key(self._form_endpoint())
+        except (ValueError, ConfigError) as exc:
+            self._result(str(exc), False)
+            return
+        self._result(f"testing {endpoint.url} …", True)
+        self._run_test(endpoint)
+
+    @work(exclusive=True, group="test-connection")
+    async def _run_test(self, endpoint: Endpoint) -> None:
+        self._result(await test_connection(endpoint), True)
+
+    @on(Button.Pressed, "#defaults-save")
+    def _save_defaults(self) -> None:
+        config = copy.deepcopy(self.app.config)
+        try:
+            config.defaults = replace(
+                config.defaults,
+                temperature=_number(self, "#temperature", float),
+                top_p=_number(self, "#top-p", float),
+                max_tokens=_number(self, "#max-tokens", int),
+            )
+            config.memory_window = _number(self, "#memory", int)
+        except ValueError as exc:
+            self._result(str(exc), False, "#defaults-result")
+            return
+        config.system_prompt = self.query_one("#system-prompt", TextArea).text.strip() or None
+        theme = self.query_one("#theme", Select).value
+        if isinstance(theme, str):
+            config.theme = theme
+            self.app.theme = theme
+        self._write(config, "defaults saved")
+        self._result(f"saved to {config.path}", True, "#defaults-result")
+
+    def action_close(self) -> None:
+        self.app.pop_screen()
+
+
+def _number(screen: Screen[Any], selector: str, kind: type) -> Any:
+    text = screen.query_one(selector, Input).value.strip()
+    if not text:
+        return None
+    try:
+        value = kind(text)
+    except ValueError:
+        raise ValueError(f"{selector.lstrip('#')}: {text!r} is not a number") from None
+    if value < 0:
+        raise ValueError(f"{selector.lstrip('#')}: must be 0 or more")
+    return value
+
+
+async def test_connection(endpoint: Endpoint) -> str:
+    """What the endpoint answers: its model list, else the result of a one-token request."""
+    async with Client(replace(endpoint, max_retries=0, read_timeout=20)) as client:
+        try:
+            models = await client.list_models()
+            return "OK: the endpoint answered; models: " + (", ".join(models[:8]) or "(none)")
+        except ApiError:
+            pass
+        request = GenerationRequest(endpoint.kind, messages=[{"role": "user", "content": "Hi"}],
+                                    prompt="Hi", params=GenerationParams(max_tokens=1))
+        try:
+            reply = await client.complete(request)
+        except ApiError as exc:
+            return "Failed: " + "\n".join(exc.details())
+        rid = reply.started.request_id
+        return f"OK: HTTP {reply.started.status}, a reply arrived" + (f" (request id {rid})" if rid else "")

@@ -1,0 +1,75 @@
+"""The scrolling list of messages of one conversation.
+
+Long conversations mount only their newest messages; earlier ones are mounted on demand
+(the "show earlier" row at the top), so opening a 1,000-message conversation stays fast.
+"""
+
+from __future__ import annotations
+
+from textual.containers import VerticalScroll
+from textual.content import Content
+from textual.widgets import Button, Static
+
+from llama_tui.model import Conversation, Message
+from llama_tui.ui.widgets.message_view import AssistantMessage, message_widget
+
+PAGE = 40
+
+
+class ChatView(VerticalScroll):
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.conversation: Conversation | None = None
+        self._first_shown = 0
+
+    async def show(
+        self, conversation: Conversation | None, hint: str = "", live: Message | None = None
+    ) -> AssistantMessage | None:
+        """Show a conversation (newest messages), or an empty-state hint.
+
+        `live` is a reply still streaming: it gets an empty streaming view, returned so the
+        caller can replay the text received so far into it.
+        """
+        self.conversation = conversation
+        await self.remove_children()
+        if conversation is None or not conversation.messages:
+            await self.mount(Static(Content(hint), classes="empty-hint"))
+            return None
+        messages = conversation.messages
+        self._first_shown = max(0, len(messages) - PAGE)
+        live_view = AssistantMessage(live, streaming=True) if live is not None else None
+        widgets = [live_view if m is live and live_view else message_widget(m)
+                   for m in messages[self._first_shown:]]
+        if self._first_shown:
+            widgets.insert(0, self._earlier_button())
+        await self.mount_all(widgets)
+        self.scroll_end(animate=False, immediate=True)
+        self.anchor()
+        return live_view
+
+    def _earlier_button(self) -> Button:
+        return Button(f"▲ {self._first_shown} earlier messages", id="show-earlier",
+                      classes="show-earlier", compact=True)
+
+    async def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id != "show-earlier" or self.conversation is None:
+            return
+        event.stop()
+        start = max(0, self._first_shown - PAGE)
+        batch = self.conversation.messages[start:self._first_shown]
+        self._first_shown = start
+        await event.button.remove()
+        widgets = [message_widget(m) for m in batch]
+        if start:
+            widgets.insert(0, self._earlier_button())
+        await self.mount_all(widgets, before=0)
+
+    async def add(self, message: Message, *, streaming: bool = False) -> AssistantMessage | None:
+        """Append one message; returns the reply view when `streaming`."""
+        for hint in self.query(".empty-hint"):
+            await hint.remove()
+        widget = AssistantMessage(message, streaming=True) if streaming else message_widget(message)
+        await self.mount(widget)
+        self.anchor()
+        return widget if isinstance(widget, AssistantMessage) else None
+

@@ -1,0 +1,81 @@
+"""The conversation list on the left: newest first, a mark on those generating."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from rich.text import Text
+from textual.binding import Binding
+from textual.message import Message
+from textual.widgets import OptionList
+from textual.widgets.option_list import Option
+
+from llama_tui.sanitize import sanitize
+from llama_tui.storage.store import Summary
+
+
+def relative_time(when: datetime, now: datetime | None = None) -> str:
+    now = now or datetime.now(UTC)
+    seconds = max(0, int((now - when).total_seconds()))
+    if seconds < 60:
+        return "now"
+    for unit, size in (("m", 60), ("h", 3600), ("d", 86400)):
+        if seconds < size * (60 if unit == "m" else 24 if unit == "h" else 7):
+            return f"{seconds // size}{unit}"
+    if when.year == now.year:
+        return f"{when:%b %d}"
+    return f"{when:%Y-%m}"
+
+
+class ConversationList(OptionList):
+    BINDINGS = [
+        Binding("j", "cursor_down", "Down", show=False, id="list-down"),
+        Binding("k", "cursor_up", "Up", show=False, id="list-up"),
+    ]
+
+    class ConversationSelected(Message):
+        def __init__(self, conversation_id: str) -> None:
+            super().__init__()
+            self.conversation_id = conversation_id
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.summaries: list[Summary] = []
+        self.generating: set[str] = set()
+        self.border_title = "Conversations"
+
+    def show(self, summaries: list[Summary], keep: str | None = None) -> None:
+        """Replace the items, keeping the highlight on `keep` (a conversation id) if given."""
+        self.summaries = summaries
+        now = datetime.now(UTC)
+        self.set_options(Option(self._prompt(s, now), id=s.id) for s in summaries)
+        if keep is not None:
+            self.select_id(keep)
+        self.border_subtitle = f"{len(summaries)}"
+
+    def _prompt(self, summary: Summary, now: datetime) -> Text:
+        mark = "● " if summary.id in self.generating else ("📌 " if summary.pinned else "")
+        title = sanitize(" ".join(summary.title.split())) or "Untitled"
+        text = Text(no_wrap=True, overflow="ellipsis")
+        text.append(mark, style="bold")
+        text.append(title)
+        text.append(f"  {relative_time(summary.updated_at, now)}", style="dim")
+        return text
+
+    def select_id(self, conversation_id: str) -> None:
+        try:
+            self.highlighted = self.get_option_index(conversation_id)
+        except Exception:  # OptionDoesNotExist: not listed (yet)
+            return
+
+    def set_generating(self, conversation_id: str, generating: bool) -> None:
+        (self.generating.add if generating else self.generating.discard)(conversation_id)
+        for summary in self.summaries:
+            if summary.id == conversation_id:
+                self.replace_option_prompt(conversation_id, self._prompt(summary, datetime.now(UTC)))
+                break
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        if event.option.id:
+            self.post_message(self.ConversationSelected(event.option.id))

@@ -1,0 +1,99 @@
+"""One message on screen. Assistant replies stream through one narrow interface:
+`write(delta)` while tokens arrive, `finish(...)` once, so how replies render can change
+without touching the worker that feeds them (DESIGN §2).
+
+Model text is sanitised before it gets here and is never parsed as Rich/Textual markup:
+user text is shown as `Content` (literal), replies as Markdown.
+"""
+
+from __future__ import annotations
+
+from textual.containers import Vertical
+from textual.content import Content
+from textual.widgets import Markdown, Static
+from textual.widgets.markdown import MarkdownStream
+
+from llama_tui.model import Message, Role, Stats
+
+
+def stats_line(stats: Stats | None, finish_reason: str | None) -> str:
+    parts: list[str] = []
+    if stats:
+        if stats.ttft_ms is not None:
+            parts.append(f"{stats.ttft_ms} ms to first token")
+        if stats.tokens:
+            parts.append(f"{stats.tokens} tokens")
+        if stats.tokens_per_s:
+            parts.append(f"{stats.tokens_per_s:g} tok/s")
+    if finish_reason and finish_reason != "stop":
+        parts.append(_FINISH_WORDS.get(finish_reason, finish_reason))
+    return " · ".join(parts)
+
+
+_FINISH_WORDS = {
+    "length": "stopped at max_tokens",
+    "cancelled": "stopped by you",
+    "interrupted": "interrupted (the app was closed mid-reply)",
+    "content_filter": "blocked by the content filter",
+    "error": "failed",
+}
+
+
+class UserMessage(Static):
+    def __init__(self, message: Message) -> None:
+        super().__init__(Content(message.content), classes="message -user")
+        self.message = message
+        self.border_title = "You"
+
+
+class AssistantMessage(Vertical):
+    """A reply: Markdown body, a stats line, and an error box when it failed."""
+
+    def __init__(self, message: Message, *, streaming: bool = False) -> None:
+        super().__init__(classes="message -assistant")
+        self.message = message
+        self.border_title = "Assistant"
+        self._body = Markdown(message.content if not streaming else "", open_links=False)
+        self._stream: MarkdownStream | None = None
+        self._footer = Static("", classes="stats")
+        self._error = Static("", classes="error-details")
+        if streaming:
+            self.add_class("-streaming")
+
+    def compose(self):  # type: ignore[no-untyped-def]
+        yield self._body
+        yield self._error
+        yield self._footer
+
+    def on_mount(self) -> None:
+        if not self.has_class("-streaming"):
+            self._show_outcome(self.message.finish_reason, self.message.stats, self.message.error)
+
+    async def write(self, delta: str) -> None:
+        """Append streamed (already sanitised) text; coalesced by MarkdownStream."""
+        if self._stream is None:
+            self._stream = Markdown.get_stream(self._body)
+        await self._stream.write(delta)
+
+    async def finish(self, finish_reason: str, stats: Stats | None, error: str | None) -> None:
+        if self._stream is not None:
+            await self._stream.stop()
+            self._stream = None
+        self.remove_class("-streaming")
+        self._show_outcome(finish_reason, stats, error)
+
+    def _show_outcome(self, finish_reason: str | None, stats: Stats | None, error: str | None) -> None:
+        self.set_class(finish_reason in ("error", "content_filter"), "-failed")
+        self.set_class(finish_reason in ("cancelled", "interrupted", "length"), "-partial")
+        self._footer.update(Content(stats_line(stats, finish_reason)))
+        self._footer.display = bool(stats_line(stats, finish_reason))
+        self._error.update(Content(error or ""))
+        self._error.display = bool(error)
+
+
+def message_widget(message: Message) -> UserMessage | AssistantMessage | Static:
+    if message.role == Role.USER:
+        return UserMessage(message)
+    if message.role == Role.ASSISTANT:
+        return AssistantMessage(message)
+    return Static(Content(message.content), classes="message -system")

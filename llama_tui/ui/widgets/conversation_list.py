@@ -54,13 +54,16 @@ class ConversationList(OptionList):
         self.border_subtitle = f"{len(summaries)}"
 
     def _prompt(self, summary: Summary, now: datetime) -> Text:
-        mark = "● " if summary.id in self.generating else ("📌 " if summary.pinned else "")
+        """One line: mark, title cut to fit, relative time at the right edge."""
+        mark = "● " if summary.id in self.generating else ("▪ " if summary.pinned else "")
         title = sanitize(" ".join(summary.title.split())) or "Untitled"
-        text = Text(no_wrap=True, overflow="ellipsis")
-        text.append(mark, style="bold")
-        text.append(title)
-        text.append(f"  {relative_time(summary.updated_at, now)}", style="dim")
-        return text
+        when = relative_time(summary.updated_at, now)
+        width = max(12, (self.scrollable_content_region.width or 32) - 2)
+        head = Text(mark, style="bold", no_wrap=True)
+        head.append(title)
+        head.truncate(width - len(when) - 1, overflow="ellipsis", pad=True)
+        head.append(" " + when, style="dim")
+        return head
 
     def select_id(self, conversation_id: str) -> None:
         try:

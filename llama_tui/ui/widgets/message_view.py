@@ -8,6 +8,8 @@ user text is shown as `Content` (literal), replies as Markdown.
 
 from __future__ import annotations
 
+from markdown_it import MarkdownIt
+from markdown_it.rules_core import StateCore
 from textual.containers import Vertical
 from textual.content import Content
 from textual.widgets import Markdown, Static
@@ -39,6 +41,20 @@ _FINISH_WORDS = {
 }
 
 
+def _hard_breaks(state: StateCore) -> None:
+    for token in state.tokens:
+        for child in token.children or ():
+            if child.type == "softbreak":
+                child.type = "hardbreak"
+
+
+def _parser() -> MarkdownIt:
+    # Chat replies mean their single newlines: show them as line breaks, not spaces.
+    parser = MarkdownIt("gfm-like")
+    parser.core.ruler.push("hard_breaks", _hard_breaks)
+    return parser
+
+
 class UserMessage(Static):
     def __init__(self, message: Message) -> None:
         super().__init__(Content(message.content), classes="message -user")
@@ -53,7 +69,8 @@ class AssistantMessage(Vertical):
         super().__init__(classes="message -assistant")
         self.message = message
         self.border_title = "Assistant"
-        self._body = Markdown(message.content if not streaming else "", open_links=False)
+        self._body = Markdown(message.content if not streaming else "", open_links=False,
+                              parser_factory=_parser)
         self._stream: MarkdownStream | None = None
         self._footer = Static("", classes="stats")
         self._error = Static("", classes="error-details")

@@ -189,8 +189,21 @@ def _encode_message(message: Message) -> dict[str, Any]:
     return table
 
 
+def _has_cr(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\r" in value
+    if isinstance(value, dict):
+        return any(_has_cr(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_cr(v) for v in value)
+    return False
+
+
 def dumps(conv: Conversation) -> str:
     try:
-        return tomli_w.dumps(encode(conv), multiline_strings=True)
+        data = encode(conv)
+        # tomli_w turns "\r\n" into "\n" inside multi-line strings: escape every newline
+        # instead when some text holds a carriage return, so content stays byte-exact.
+        return tomli_w.dumps(data, multiline_strings=not _has_cr(data))
     except (TypeError, ValueError) as exc:
         raise CodecError(f"cannot write conversation {conv.id}: {exc}") from None

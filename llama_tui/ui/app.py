@@ -34,7 +34,7 @@ class LlamaApp(App[int]):
         *,
         endpoint: str | None = None,
         config_error: str | None = None,
-        probe: bool = True,
+        probe_servers: tuple[tuple[str, str], ...] | None = None,
     ) -> None:
         super().__init__()
         self.config = config
@@ -42,7 +42,8 @@ class LlamaApp(App[int]):
         self.clients = ClientPool()
         self.chosen_endpoint = endpoint
         self.config_error = config_error
-        self.probe_on_first_run = probe
+        #: Local servers to look for on first run (None: the usual ones, (): none).
+        self.probe_servers = probe_servers
         self.reported_problems: set[str] = set()
         self._save_locks: dict[str, asyncio.Lock] = {}
         self._resolved: dict[str, Endpoint] = {}
@@ -137,7 +138,7 @@ def make_app(
     *,
     config_path: Path | None = None,
     store: ConversationStore | None = None,
-    probe: bool = True,
+    probe_servers: tuple[tuple[str, str], ...] | None = None,
 ) -> LlamaApp:
     """The app as the CLI starts it; tests and the screenshot script use this too."""
     config_error = None
@@ -146,4 +147,4 @@ def make_app(
     except ConfigError as exc:
         config, config_error = Config(path=config_path), str(exc)
     return LlamaApp(config, store or ConversationStore(), endpoint=endpoint,
-                    config_error=config_error, probe=probe)
+                    config_error=config_error, probe_servers=probe_servers)

@@ -74,7 +74,7 @@ def app_factory(fake_server: FakeServer):
     def factory(*, configure: bool = True, extra: str = "") -> LlamaApp:
         if configure:
             write_config(fake_server, extra)
-        return make_app(probe=False)
+        return make_app(probe_servers=())
 
     return factory
 

@@ -11,7 +11,7 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
-from llama_tui.client.probe import Found, probe_local_servers
+from llama_tui.client.probe import LOCAL_SERVERS, Found, probe_local_servers
 from llama_tui.model import Endpoint
 
 if TYPE_CHECKING:
@@ -41,7 +41,8 @@ class FoundServerScreen(ModalScreen[bool]):
 async def first_run(app: LlamaApp) -> None:
     from llama_tui.ui.screens.settings import FIRST_RUN_HELP, SettingsScreen
 
-    found = await probe_local_servers() if app.probe_on_first_run else []
+    servers = LOCAL_SERVERS if app.probe_servers is None else app.probe_servers
+    found = await probe_local_servers(servers) if servers else []
     if found:
         server = found[0]
         if await app.push_screen_wait(FoundServerScreen(server)):

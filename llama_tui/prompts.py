@@ -133,12 +133,13 @@ class Template:
                 f"template {self.name!r} needs " + ", ".join(missing)
                 + " (give each with --var NAME=VALUE)"
             )
-        return _VAR.sub(lambda m: values[m.group(1)], self.text).replace("{{", "{").replace(
-            "}}", "}"
+        # One pass, so a value's own "{{" or "}}" is inserted as is, not unescaped.
+        return _TOKEN.sub(
+            lambda m: values[m.group(1)] if m.group(1) else m.group(0)[0], self.text
         )
 
 
-_VAR = re.compile(r"(?<!\{)\{([A-Za-z_][A-Za-z0-9_]*)\}(?!\})")
+_TOKEN = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 class TemplateError(ValueError):

@@ -8,6 +8,7 @@ reported and never touched.
 
 from __future__ import annotations
 
+import codecs
 import json
 import logging
 import os
@@ -197,7 +198,9 @@ def read_summary(path: Path) -> Summary:
     with path.open("rb") as handle:
         head = handle.read(_HEADER_BYTES)
         whole = len(head) < _HEADER_BYTES
-    text = head.decode("utf-8", "ignore")
+    # Strict, so a non-UTF-8 file is reported rather than listed with bytes dropped from its
+    # title; incremental, so a character cut at the end of the head is not an error.
+    text = codecs.getincrementaldecoder("utf-8")().decode(head, final=whole)
     cut = text.find("\n[")
     data: dict[str, Any] | None = None
     if cut >= 0:

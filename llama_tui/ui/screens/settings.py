@@ -71,43 +71,73 @@ class SettingsScreen(Screen[None]):
                 yield OptionList(id="endpoint-list")
             with VerticalScroll(id="settings-form"):
                 yield Label("Endpoint", classes="section")
-                yield Input(placeholder="name, e.g. azure-llama2", id="ep-name")
-                yield Input(placeholder="URL: origin, …/v1, or full route", id="ep-url")
-                with Horizontal(classes="row"):
-                    yield Select([(m, m) for m in MODES], value="chat", allow_blank=False,
-                                 id="ep-kind", prompt="kind")
-                    yield Select([(a, a) for a in AUTH_SCHEMES], value="bearer",
-                                 allow_blank=False, id="ep-auth")
-                    yield Select([("plain prompt", "none"), ("Llama 2 [INST]", "llama2")],
-                                 value="none", allow_blank=False, id="ep-format")
-                yield Input(placeholder=mask(None), password=True, id="ep-key")
-                with Horizontal(classes="row"):
-                    yield Input(placeholder="key_env: variable holding the key", id="ep-key-env")
-                    yield Input(placeholder="key_cmd: command printing the key", id="ep-key-cmd")
-                yield Input(placeholder="model (optional)", id="ep-model")
-                yield TextArea(id="ep-headers", compact=True)
+                yield _field("name", Input(compact=True, placeholder="e.g. azure-llama2", id="ep-name"))
+                yield _field(
+                    "URL", Input(compact=True, placeholder="origin, …/v1 base, or full route", id="ep-url")
+                )
+                yield _field(
+                    "kind",
+                    Select(
+                        compact=True,
+                        options=[(m, m) for m in MODES],
+                        value="chat",
+                        allow_blank=False,
+                        id="ep-kind",
+                    ),
+                )
+                yield _field(
+                    "auth",
+                    Select(
+                        compact=True,
+                        options=[(a, a) for a in AUTH_SCHEMES],
+                        value="bearer",
+                        allow_blank=False,
+                        id="ep-auth",
+                    ),
+                )
+                yield _field(
+                    "prompt format",
+                    Select(
+                        compact=True,
+                        options=[("plain prompt", "none"), ("Llama 2 [INST]", "llama2")],
+                        value="none",
+                        allow_blank=False,
+                        id="ep-format",
+                    ),
+                )
+                yield _field("key", Input(compact=True, placeholder=mask(None), password=True, id="ep-key"))
+                yield _field(
+                    "key_env", Input(compact=True, placeholder="variable holding the key", id="ep-key-env")
+                )
+                yield _field(
+                    "key_cmd", Input(compact=True, placeholder="command printing the key", id="ep-key-cmd")
+                )
+                yield _field("model", Input(compact=True, placeholder="optional", id="ep-model"))
+                yield _field("headers", TextArea(id="ep-headers", compact=True))
                 with Horizontal(classes="buttons"):
-                    yield Button("Save endpoint", id="ep-save", variant="primary")
-                    yield Button("Test connection", id="ep-test")
-                    yield Button("Make default", id="ep-default")
-                    yield Button("Delete", id="ep-delete", variant="error")
+                    yield Button("Save endpoint", id="ep-save", variant="primary", compact=True)
+                    yield Button("Test connection", id="ep-test", compact=True)
+                    yield Button("Make default", id="ep-default", compact=True)
+                    yield Button("Delete", id="ep-delete", variant="error", compact=True)
                 yield Static("", id="ep-result")
                 yield Label("Defaults for new conversations", classes="section")
-                yield TextArea(id="system-prompt", compact=True)
-                with Horizontal(classes="row"):
-                    yield Input(placeholder="temperature", id="temperature")
-                    yield Input(placeholder="top_p", id="top-p")
-                    yield Input(placeholder="max_tokens", id="max-tokens")
-                    yield Input(placeholder="memory (exchanges)", id="memory")
-                yield Select([], id="theme", prompt="theme")
+                yield _field("system prompt", TextArea(id="system-prompt", compact=True))
+                yield _field(
+                    "temperature", Input(compact=True, placeholder="server default", id="temperature")
+                )
+                yield _field("top_p", Input(compact=True, placeholder="server default", id="top-p"))
+                yield _field("max_tokens", Input(compact=True, placeholder="1024", id="max-tokens"))
+                yield _field(
+                    "memory",
+                    Input(compact=True, placeholder="all (exchanges sent with a request)", id="memory"),
+                )
+                yield _field("theme", Select(compact=True, options=[], id="theme", prompt="theme"))
                 with Horizontal(classes="buttons"):
-                    yield Button("Save defaults", id="defaults-save", variant="primary")
+                    yield Button("Save defaults", id="defaults-save", variant="primary", compact=True)
                 yield Static("", id="defaults-result")
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one("#ep-headers", TextArea).border_title = "extra headers (Name: value)"
-        self.query_one("#system-prompt", TextArea).border_title = "system prompt"
         self.query_one("#settings-intro").display = bool(self.intro)
         self._fill_list()
         self._load_endpoint(next(iter(self.app.config.endpoints), NEW))
@@ -116,8 +146,7 @@ class SettingsScreen(Screen[None]):
     def _fill_list(self) -> None:
         config = self.app.config
         options = [
-            Option(Content(name + ("  (default)" if name == config.default_endpoint else "")),
-                   id=name)
+            Option(Content(name + ("  (default)" if name == config.default_endpoint else "")), id=name)
             for name in config.endpoints
         ]
         options.append(Option(Content("+ new endpoint"), id=NEW))
@@ -126,26 +155,32 @@ class SettingsScreen(Screen[None]):
     def _load_endpoint(self, name: str) -> None:
         self.editing = name
         ep = self.app.config.endpoints.get(name) or Endpoint(name="", url="")
-        values = {"#ep-name": ep.name, "#ep-url": ep.url, "#ep-key": "",
-                  "#ep-key-env": ep.key_env or "", "#ep-key-cmd": ep.key_cmd or "",
-                  "#ep-model": ep.model or ""}
+        values = {
+            "#ep-name": ep.name,
+            "#ep-url": ep.url,
+            "#ep-key": "",
+            "#ep-key-env": ep.key_env or "",
+            "#ep-key-cmd": ep.key_cmd or "",
+            "#ep-model": ep.model or "",
+        }
         for selector, value in values.items():
             self.query_one(selector, Input).value = value
         self.query_one("#ep-key", Input).placeholder = mask(ep.api_key)
         self.query_one("#ep-kind", Select).value = ep.kind
         self.query_one("#ep-auth", Select).value = ep.auth
         self.query_one("#ep-format", Select).value = ep.prompt_format or "none"
-        self.query_one("#ep-headers", TextArea).text = "\n".join(
-            f"{k}: {v}" for k, v in ep.headers.items())
+        self.query_one("#ep-headers", TextArea).text = "\n".join(f"{k}: {v}" for k, v in ep.headers.items())
         self.query_one("#ep-result", Static).update("")
 
     def _load_defaults(self) -> None:
         config = self.app.config
         self.query_one("#system-prompt", TextArea).text = config.system_prompt or ""
-        for selector, value in (("#temperature", config.defaults.temperature),
-                                ("#top-p", config.defaults.top_p),
-                                ("#max-tokens", config.defaults.max_tokens),
-                                ("#memory", config.memory_window)):
+        for selector, value in (
+            ("#temperature", config.defaults.temperature),
+            ("#top-p", config.defaults.top_p),
+            ("#max-tokens", config.defaults.max_tokens),
+            ("#memory", config.memory_window),
+        ):
             self.query_one(selector, Input).value = "" if value is None else str(value)
         themes = sorted(self.app.available_themes)
         select = self.query_one("#theme", Select)
@@ -168,7 +203,10 @@ class SettingsScreen(Screen[None]):
         fmt = self.query_one("#ep-format", Select).value
         base = old or Endpoint(name=name, url=url)
         return replace(
-            base, name=name, url=url, api_key=key,
+            base,
+            name=name,
+            url=url,
+            api_key=key,
             kind=self.query_one("#ep-kind", Select).value,  # type: ignore[arg-type]
             auth=self.query_one("#ep-auth", Select).value,  # type: ignore[arg-type]
             key_env=self.query_one("#ep-key-env", Input).value.strip() or None,
@@ -271,6 +309,11 @@ class SettingsScreen(Screen[None]):
         self.app.pop_screen()
 
 
+def _field(label: str, widget: Any) -> Horizontal:
+    """A labelled form row."""
+    return Horizontal(Label(label, classes="field-label"), widget, classes="field")
+
+
 def _number(screen: Screen[Any], selector: str, kind: type) -> Any:
     text = screen.query_one(selector, Input).value.strip()
     if not text:
@@ -292,8 +335,12 @@ async def test_connection(endpoint: Endpoint) -> str:
             return "OK: the endpoint answered; models: " + (", ".join(models[:8]) or "(none)")
         except ApiError:
             pass
-        request = GenerationRequest(endpoint.kind, messages=[{"role": "user", "content": "Hi"}],
-                                    prompt="Hi", params=GenerationParams(max_tokens=1))
+        request = GenerationRequest(
+            endpoint.kind,
+            messages=[{"role": "user", "content": "Hi"}],
+            prompt="Hi",
+            params=GenerationParams(max_tokens=1),
+        )
         try:
             reply = await client.complete(request)
         except ApiError as exc:

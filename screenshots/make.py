@@ -1,0 +1,77 @@
+"""Drive the real app against the fake server and write the README's SVG screenshots.
+
+    .venv/bin/python screenshots/make.py          # writes screenshots/*.svg
+
+Everything runs in a throw-away LLAMA_TUI_HOME; no key appears on screen.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+SIZE = (120, 36)
+CHAT_REPLY = [
+    "Clayton Christensen wrote *The Innovator's Dilemma* (1997).\n\n",
+    "## Key ideas\n\n",
+    "- **Disruptive innovation**: cheaper, simpler products start at the bottom of a market\n",
+    "- Incumbents rationally ignore them, until it is too late\n\n",
+    "| Book | Year |\n|---|---|\n| The Innovator's Dilemma | 1997 |\n",
+    "| The Innovator's Solution | 2003 |\n\n",
+    "```python\ndef disrupt(market: str) -> str:\n    return f\"cheaper {market}\"\n```\n",
+]
+
+
+async def main() -> None:
+    home = Path(tempfile.mkdtemp(prefix="llama-tui-shots-"))
+    os.environ["LLAMA_TUI_HOME"] = str(home)
+    for name in ("LLAMA_TUI_BASE_URL", "LLAMA_TUI_API_KEY", "LLAMA_TUI_AUTH"):
+        os.environ.pop(name, None)
+    from llama_tui import paths
+    from llama_tui.ui.app import make_app
+    from tests.fakeserver import FakeServer, azure_content_filter_400, chat_stream
+
+    out = ROOT / "screenshots"
+    with FakeServer() as server:
+        paths.config_dir().mkdir(parents=True)
+        paths.config_file().write_text(
+            'default_endpoint = "azure-llama2-7b-chat"\n'
+            'system_prompt = "You are a helpful assistant."\nmemory_window = 5\n'
+            '[endpoints.azure-llama2-7b-chat]\n'
+            f'url = "{server.base_url}/v1"\nkey = "sk-screenshot-0000"\n'
+        )
+        server.enqueue(chat_stream(["About 545,000 people live in Lisbon itself."]))
+        server.enqueue(chat_stream(CHAT_REPLY, delay=0.01))
+        server.enqueue(azure_content_filter_400())
+        app = make_app(probe_servers=())
+        async with app.run_test(size=SIZE) as pilot:
+            from tests.ui.conftest import main as main_screen
+            from tests.ui.conftest import type_and_send, wait_replies
+
+            await type_and_send(pilot, "How many people live in Lisbon?")
+            await wait_replies(pilot)
+            await pilot.press("ctrl+n")
+            await type_and_send(pilot, "Who wrote the book Innovators dilemma?")
+            await wait_replies(pilot)
+            await pilot.pause(0.3)
+            main_screen(app).query_one("#prompt").cursor_blink = False
+            app.save_screenshot(str(out / "chat.svg"))
+            await pilot.press("ctrl+n")
+            await type_and_send(pilot, "Tell me how to make something dangerous")
+            await wait_replies(pilot)
+            await pilot.pause(0.3)
+            app.save_screenshot(str(out / "content-filter.svg"))
+            await pilot.press("f2")
+            await pilot.pause(0.5)
+            app.save_screenshot(str(out / "settings.svg"))
+    print(f"wrote {', '.join(p.name for p in sorted(out.glob('*.svg')))} to {out}")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

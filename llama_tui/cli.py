@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -117,6 +118,15 @@ def err(message: str) -> None:
     print(f"llama-tui: {message}", file=sys.stderr, flush=True)
 
 
+def _silence_stdout() -> None:
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging()
@@ -137,6 +147,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader went away (`llama-tui ask ... | head`): not an internal error. Point stdout
+        # at /dev/null so the interpreter's final flush does not complain about it again.
+        _silence_stdout()
+        return EXIT_FAILED
     except Exception as exc:
         from llama_tui.config import ConfigError
 

@@ -142,6 +142,7 @@ class SettingsScreen(Screen[None]):
         self._fill_list()
         self._load_endpoint(next(iter(self.app.config.endpoints), NEW))
         self._load_defaults()
+        self.query_one("#ep-name" if self.editing == NEW else "#ep-url", Input).focus()
 
     def _fill_list(self) -> None:
         config = self.app.config

@@ -74,6 +74,7 @@ class AssistantMessage(Vertical):
         self._stream: MarkdownStream | None = None
         self._footer = Static("", classes="stats")
         self._error = Static("", classes="error-details")
+        self._footer.display = self._error.display = False
         if streaming:
             self.add_class("-streaming")
 

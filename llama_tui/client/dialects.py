@@ -203,12 +203,13 @@ def error_from_body(
         "body": body[:4000],
         "retry_after": parse_retry_after(headers),
     }
+    plain = StreamError if in_stream else ApiError
     try:
         data = json.loads(body) if body.strip() else None
     except ValueError:
         data = None
     if not isinstance(data, dict):
-        return ApiError(_plain_body(status, body), **common)
+        return plain(_plain_body(status, body), **common)
     err = data.get("error", data)
     if isinstance(err, str):
         message, code, etype, param, inner = err, data.get("code"), data.get("type"), None, {}
@@ -218,7 +219,7 @@ def error_from_body(
         code, etype, param = err.get("code"), err.get("type"), err.get("param")
         inner = err.get("innererror") or err.get("inner_error") or {}
     else:
-        return ApiError(_plain_body(status, body), **common)
+        return plain(_plain_body(status, body), **common)
     common.update(code=_text(code), type=_text(etype), param=_text(param))
     message = message or _plain_body(status, body)
     if common["code"] == "content_filter" or (isinstance(inner, dict) and _has_filter(inner)):
@@ -228,9 +229,7 @@ def error_from_body(
                 inner.get("content_filter_result") or inner.get("content_filter_results")
             )
         return ContentFilterError(message, result=results or ContentFilterResult(), **common)
-    if in_stream:
-        return StreamError(message, **common)
-    return ApiError(message, **common)
+    return plain(message, **common)
 
 
 def _has_filter(inner: dict[str, Any]) -> bool:

@@ -280,6 +280,13 @@ class Client:
                 )
             if not state.tokens:
                 raise EmptyStream("the server ended the stream without any text", **_ids(started))
+            # A bare [DONE] after text, with no finish_reason anywhere: llama.cpp ends a stream
+            # this way when another request interrupts it. Not a complete reply.
+            raise TruncatedStream(
+                "the server ended the stream without a finish reason: the reply may be "
+                "incomplete (llama.cpp does this when another request interrupts it)",
+                **_ids(started),
+            )
         yield state.finished(started)
 
     async def _read_json(

@@ -80,6 +80,7 @@ async def test_escape_stops_and_keeps_partial_reply(app_factory, fake_server):
         view = reply_views(app)[0]
         assert view.has_class("-partial")
         assert "stopped by you" in str(view.query_one(".stats").render())
+        assert not [n for n in app._notifications if n.severity == "error"]
     reply = only_conversation()["messages"][1]
     assert reply["finish_reason"] == "cancelled"
     assert reply["content"].startswith("w0 w1 w2")

@@ -196,8 +196,10 @@ class MainScreen(Screen[None]):
         if held is None:
             return
         job = held[0]
-        if event.worker.error is not None:  # a bug, not an API error: keep the text anyway
-            self.app.log_error(event.worker.error)
+        error = event.worker.error
+        if error is not None and not isinstance(error, asyncio.CancelledError):
+            # A bug, not an API error: the text is kept anyway.
+            self.app.log_error(error)
             self.notify("The reply stopped because of an internal error (see the log).",
                         severity="error")
             return

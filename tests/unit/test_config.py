@@ -1,0 +1,292 @@
+"""config.toml: strict loading with helpful errors, env endpoint, key sources, safe saving."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import pytest
+
+from llama_tui.config import (
+    Config,
+    ConfigError,
+    load_config,
+    resolve_key,
+    save_config,
+)
+from llama_tui.model import Endpoint, GenerationParams
+
+FULL = '''
+default_endpoint = "azure-llama2"
+system_prompt = "You are a helpful assistant."
+memory_window = 5
+theme = "gruvbox"
+
+[keymap]
+send = "enter"
+
+[defaults]
+temperature = 0.7
+top_p = 1
+max_tokens = 512
+stop = ["</s>"]
+seed = 42
+presence_penalty = 0.0
+frequency_penalty = 0.5
+
+[endpoints.azure-llama2]
+url = "https://my-llama.eastus2.inference.ai.azure.com"
+kind = "chat"
+auth = "raw"
+key_env = "AZURE_LLAMA_KEY"
+model = "llama-2-7b-chat"
+headers = { azureml-model-deployment = "llama-2-7b-chat-18" }
+connect_timeout = 5
+read_timeout = 60.5
+max_retries = 0
+
+[endpoints.local]
+url = "http://127.0.0.1:8080/v1"
+kind = "completion"
+prompt_format = "llama2"
+insecure = true
+'''
+
+
+@pytest.fixture(autouse=True)
+def _no_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("LLAMA_TUI_BASE_URL", "LLAMA_TUI_API_KEY", "LLAMA_TUI_AUTH", "LLAMA_TUI_MODEL"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def write(tmp_path: Path, text: str, mode: int = 0o600) -> Path:
+    path = tmp_path / "config.toml"
+    path.write_text(text, "utf-8")
+    path.chmod(mode)
+    return path
+
+
+def error_of(tmp_path: Path, text: str) -> ConfigError:
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert str(path) in str(info.value)
+    return info.value
+
+
+def test_full_file(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, FULL))
+    assert config.default_endpoint == "azure-llama2"
+    assert (config.system_prompt, config.memory_window, config.theme) == (
+        "You are a helpful assistant.", 5, "gruvbox")
+    assert config.keymap == {"send": "enter"}
+    assert config.defaults == GenerationParams(0.7, 1, 512, ["</s>"], 42, 0.0, 0.5)
+    azure = config.endpoints["azure-llama2"]
+    assert azure == Endpoint(
+        "azure-llama2", "https://my-llama.eastus2.inference.ai.azure.com", kind="chat",
+        auth="raw", key_env="AZURE_LLAMA_KEY", model="llama-2-7b-chat",
+        headers={"azureml-model-deployment": "llama-2-7b-chat-18"}, connect_timeout=5.0,
+        read_timeout=60.5, max_retries=0)
+    local = config.endpoints["local"]
+    assert (local.kind, local.prompt_format, local.verify, local.auth) == (
+        "completion", "llama2", False, "bearer")
+    assert list(config.endpoints) == ["azure-llama2", "local"]
+    assert config.warnings == []
+
+
+def test_unknown_top_level_key_suggests(tmp_path: Path) -> None:
+    error = error_of(tmp_path, 'default_endpont = "x"\n')
+    assert error.key == "default_endpont"
+    assert "unknown key" in str(error) and "did you mean 'default_endpoint'?" in str(error)
+
+
+def test_unknown_endpoint_key_suggests(tmp_path: Path) -> None:
+    error = error_of(tmp_path, '[endpoints.a]\nurl = "http://x"\nkey_evn = "K"\n')
+    assert error.key == "endpoints.a.key_evn"
+    assert "did you mean 'key_env'?" in str(error)
+
+
+def test_unknown_defaults_key_suggests(tmp_path: Path) -> None:
+    error = error_of(tmp_path, "[defaults]\ntemprature = 0.2\n")
+    assert error.key == "defaults.temprature" and "did you mean 'temperature'?" in str(error)
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "words"),
+    [
+        ('memory_window = "5"', "memory_window", "expected int, got str"),
+        ("memory_window = true", "memory_window", "expected int, got bool"),
+        ("memory_window = -1", "memory_window", "0 or more"),
+        ('system_prompt = 3', "system_prompt", "expected str"),
+        ('[defaults]\ntemperature = "hot"', "defaults.temperature", "expected int or float"),
+        ("[defaults]\nmax_tokens = 1.5", "defaults.max_tokens", "expected int, got float"),
+        ('[defaults]\nstop = ["a", 1]', "defaults.stop", "list of strings"),
+        ('[defaults]\nstop = "</s>"', "defaults.stop", "expected list"),
+        ('endpoints = 1', "endpoints", "expected dict"),
+        ('[endpoints.a]\nurl = 1', "endpoints.a.url", "expected str"),
+        ('[endpoints.a]\nurl = "u"\nheaders = { X = 1 }', "endpoints.a.headers.X", "expected str"),
+        ('[endpoints.a]\nurl = "u"\nread_timeout = 0', "endpoints.a.read_timeout", "more than 0"),
+        ('[endpoints.a]\nurl = "u"\nread_timeout = "60"', "endpoints.a.read_timeout",
+         "expected int or float"),
+        ('[endpoints.a]\nurl = "u"\ninsecure = "yes"', "endpoints.a.insecure", "expected bool"),
+        ('[endpoints.a]\nurl = "u"\nmax_retries = 1.0', "endpoints.a.max_retries", "expected int"),
+    ],
+)
+def test_wrong_types_name_the_key(tmp_path: Path, text: str, key: str, words: str) -> None:
+    error = error_of(tmp_path, text + "\n")
+    assert error.key == key
+    assert words in str(error)
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "choices"),
+    [("kind", "chatt", "chat, completion"), ("auth", "Bearer", "bearer, raw, api-key"),
+     ("prompt_format", "llama3", "llama2")],
+)
+def test_bad_choice_values(tmp_path: Path, key: str, value: str, choices: str) -> None:
+    error = error_of(tmp_path, f'[endpoints.a]\nurl = "u"\n{key} = "{value}"\n')
+    assert error.key == f"endpoints.a.{key}"
+    assert repr(value) in str(error) and choices in str(error)
+
+
+def test_missing_url(tmp_path: Path) -> None:
+    error = error_of(tmp_path, '[endpoints.a]\nkind = "chat"\n')
+    assert error.key == "endpoints.a.url" and "missing" in str(error)
+
+
+def test_missing_file_is_an_empty_config(tmp_path: Path) -> None:
+    config = load_config(tmp_path / "nope.toml")
+    assert config.endpoints == {} and config.warnings == [] and config.path == tmp_path / "nope.toml"
+    assert config.choose_endpoint() is None
+
+
+def test_invalid_toml_names_the_file(tmp_path: Path) -> None:
+    error = error_of(tmp_path, '[endpoints.a\nurl = "u"\n')
+    assert error.path == tmp_path / "config.toml" and "not valid TOML" in str(error)
+
+
+def test_non_utf8_names_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_bytes('system_prompt = "Café"\n'.encode("latin-1"))
+    with pytest.raises(ConfigError, match="not UTF-8"):
+        load_config(path)
+
+
+@pytest.mark.parametrize("mode", [0o644, 0o604, 0o640])
+def test_readable_by_others_file_with_a_key_warns(tmp_path: Path, mode: int) -> None:
+    path = write(tmp_path, '[endpoints.a]\nurl = "u"\nkey = "sk-1"\n', mode=mode)
+    config = load_config(path)
+    assert len(config.warnings) == 1
+    assert str(path) in config.warnings[0] and "chmod 600" in config.warnings[0]
+    assert "sk-1" not in config.warnings[0]
+
+
+@pytest.mark.parametrize(
+    ("text", "mode"),
+    [('[endpoints.a]\nurl = "u"\nkey = "sk-1"\n', 0o600),
+     ('[endpoints.a]\nurl = "u"\nkey_env = "K"\n', 0o644)],
+)
+def test_no_warning_when_private_or_keyless(tmp_path: Path, text: str, mode: int) -> None:
+    assert load_config(write(tmp_path, text, mode)).warnings == []
+
+
+# -- endpoints from the environment and choosing one -------------------------------------------
+
+def test_env_endpoint(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LLAMA_TUI_BASE_URL", "https://x.inference.ai.azure.com ")
+    monkeypatch.setenv("LLAMA_TUI_API_KEY", "sk-env")
+    monkeypatch.setenv("LLAMA_TUI_AUTH", "raw")
+    endpoint = Config().choose_endpoint()
+    assert endpoint is not None
+    assert (endpoint.name, endpoint.url, endpoint.api_key, endpoint.auth) == (
+        "env", "https://x.inference.ai.azure.com", "sk-env", "raw")
+    assert Config().endpoint_names() == ["env"]
+
+
+def test_env_endpoint_bad_auth(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LLAMA_TUI_BASE_URL", "http://x")
+    monkeypatch.setenv("LLAMA_TUI_AUTH", "basic")
+    with pytest.raises(ConfigError, match=r"LLAMA_TUI_AUTH.*'basic'"):
+        Config().choose_endpoint()
+
+
+def two(default: str | None = None) -> Config:
+    return Config(endpoints={"first": Endpoint("first", "http://1"),
+                             "second": Endpoint("second", "http://2")},
+                  default_endpoint=default)
+
+
+def test_choose_endpoint_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert two().choose_endpoint().name == "first"  # type: ignore[union-attr]
+    monkeypatch.setenv("LLAMA_TUI_BASE_URL", "http://env")
+    assert two().choose_endpoint().name == "env"  # type: ignore[union-attr]
+    assert two("second").choose_endpoint().name == "second"  # type: ignore[union-attr]
+    assert two("second").choose_endpoint("first").name == "first"  # type: ignore[union-attr]
+    assert two("second").choose_endpoint("env").url == "http://env"  # type: ignore[union-attr]
+
+
+def test_unknown_endpoint_name_suggests() -> None:
+    with pytest.raises(ConfigError) as info:
+        two().choose_endpoint("secnd")
+    assert "no such endpoint" in str(info.value) and "did you mean 'second'?" in str(info.value)
+
+
+# -- keys -------------------------------------------------------------------------------------
+
+def test_literal_key_wins(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("K", "from-env")
+    endpoint = Endpoint("a", "u", api_key="literal", key_env="K")
+    assert resolve_key(endpoint).api_key == "literal"
+
+
+def test_key_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MY_KEY", "sk-env")
+    resolved = resolve_key(Endpoint("a", "u", key_env="MY_KEY"))
+    assert resolved.api_key == "sk-env" and resolved.key_env == "MY_KEY"
+    monkeypatch.delenv("MY_KEY")
+    with pytest.raises(ConfigError, match="MY_KEY is not set"):
+        resolve_key(Endpoint("a", "u", key_env="MY_KEY"))
+
+
+def test_key_cmd() -> None:
+    assert resolve_key(Endpoint("a", "u", key_cmd="echo secret")).api_key == "secret"
+
+
+@pytest.mark.parametrize("cmd", ["echo hunter2-partial; exit 3", "echo hunter2-partial >&2; exit 1",
+                                 "true"])
+def test_failing_key_cmd_does_not_echo_output(cmd: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        resolve_key(Endpoint("a", "u", key_cmd=cmd))
+    assert info.value.key == "endpoints.a.key_cmd"
+    assert "hunter2" not in str(info.value)
+
+
+# -- saving -----------------------------------------------------------------------------------
+
+def test_save_then_load_round_trip(tmp_path: Path) -> None:
+    original = load_config(write(tmp_path, FULL))
+    original.endpoints["keyed"] = Endpoint("keyed", "https://k.example", auth="api-key",
+                                           api_key="sk-saved", key_cmd=None,
+                                           verify=str(tmp_path / "ca.pem"))
+    target = tmp_path / "sub" / "config.toml"
+    assert save_config(original, target) == target
+    again = load_config(target)
+    assert again.endpoints == original.endpoints
+    assert again.defaults == original.defaults
+    for key in ("default_endpoint", "system_prompt", "memory_window", "theme", "keymap"):
+        assert getattr(again, key) == getattr(original, key)
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    assert again.warnings == []
+
+
+def test_save_keeps_a_backup_of_the_previous_file(tmp_path: Path) -> None:
+    path = write(tmp_path, FULL, mode=0o644)
+    config = load_config(path)
+    config.theme = "monokai"
+    save_config(config)
+    backup = tmp_path / "config.toml.bak"
+    assert backup.read_text("utf-8") == FULL
+    assert stat.S_IMODE(backup.stat().st_mode) == 0o600
+    assert load_config(path).theme == "monokai"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []

@@ -69,7 +69,7 @@ def _stream_chunks(
     usage_chunk: bool,
 ) -> list[dict[str, Any]]:
     """Shared tail logic: where finish_reason and usage go (``choices`` lack the envelope)."""
-    chunks = [{"choices": [c]} for c in choices]
+    chunks: list[dict[str, Any]] = [{"choices": [c]} for c in choices]
     final: dict[str, Any] | None = None
     if finish_reason is not None:
         if finish_on_last_content and choices:

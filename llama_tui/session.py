@@ -6,8 +6,13 @@ by the app look the same on disk.
 
 from __future__ import annotations
 
+from llama_tui.client.dialects import GenerationRequest, build_payload, resolve_url
+from llama_tui.config import Config
+from llama_tui.inspect import RequestRecord, redacted_headers
 from llama_tui.model import (
     Conversation,
+    Endpoint,
+    GenerationParams,
     Message,
     Mode,
     Role,
@@ -16,11 +21,16 @@ from llama_tui.model import (
     title_from_prompt,
     utcnow,
 )
+from llama_tui.prompts import LLAMA2_STOP, build_messages, format_llama2
 from llama_tui.sanitize import sanitize
 
 
-def start_conversation(endpoint: str | None, system: str | None, mode: Mode = "chat") -> Conversation:
-    return Conversation(endpoint=endpoint, system=system, mode=mode)
+def start_conversation(
+    endpoint: str | None, system: str | None, mode: Mode = "chat", memory_window: int | None = None
+) -> Conversation:
+    conv = Conversation(endpoint=endpoint, system=system, mode=mode)
+    conv.params.memory_window = memory_window
+    return conv
 
 
 def add_prompt(conv: Conversation, text: str) -> Message:
@@ -56,3 +66,70 @@ def finish_reply(
     message.created_at = message.created_at or utcnow()
     conv.touch()
     return message
+
+
+def set_document(conv: Conversation, document: str) -> None:
+    """Record a completion-mode document before continuing it.
+
+    Text added at the end becomes a new user segment after the existing ones; an edit inside
+    earlier text makes the whole document one user segment (what was written by whom can no
+    longer be told apart)."""
+    existing = "".join(m.content for m in conv.messages)
+    if document.startswith(existing):
+        added = document[len(existing):]
+        if added:
+            add_prompt(conv, added)
+    else:
+        conv.messages = []
+        add_prompt(conv, document)
+    conv.touch()
+
+
+def build_request(
+    config: Config,
+    conv: Conversation,
+    endpoint: Endpoint,
+    *,
+    prompt: str | None = None,
+    document: str | None = None,
+    overrides: GenerationParams | None = None,
+    mode: Mode | None = None,
+    prompt_format: str | None = None,
+    stream: bool = True,
+) -> GenerationRequest:
+    """The request for the next turn of `conv` (the CLI and the app both use this).
+
+    Parameters: `overrides` (CLI flags) over the conversation's over the config defaults.
+    Chat: system prompt + the last k exchanges + `prompt` (or the conversation's last user
+    message when `prompt` is None). A completion endpoint gets the Llama 2 [INST] rendering of
+    the same messages when its prompt format is llama2, else the plain prompt; a completion
+    document is sent whole.
+    """
+    params = (overrides or GenerationParams()).merged_over(conv.params.generation())
+    params = params.merged_over(config.defaults)
+    if document is not None:
+        return GenerationRequest("completion", prompt=document, params=params, stream=stream)
+    messages = build_messages(conv, prompt, conv.params.memory_window)
+    if (mode or endpoint.kind) == "chat":
+        return GenerationRequest("chat", messages=messages, params=params, stream=stream)
+    text = messages[-1]["content"]
+    if (prompt_format or endpoint.prompt_format) == "llama2":
+        text = format_llama2(messages)
+        params.stop = list(dict.fromkeys((params.stop or []) + LLAMA2_STOP))
+    return GenerationRequest("completion", prompt=text, params=params, stream=stream)
+
+
+def next_request_size(conv: Conversation | None, k: int | None, system: str | None) -> int:
+    """How many messages the next chat request will carry (system + window + the new turn)."""
+    if conv is None or not conv.messages:
+        return 2 if (conv.system if conv else system) else 1
+    return len(build_messages(conv, "next", k))
+
+
+def request_record(endpoint: Endpoint, request: GenerationRequest) -> RequestRecord:
+    """The request as the inspector shows it, with the key replaced by a variable."""
+    return RequestRecord(
+        url=resolve_url(endpoint.url, request.mode),
+        body=build_payload(endpoint, request),
+        request_headers=redacted_headers(endpoint),
+    )

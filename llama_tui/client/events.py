@@ -75,6 +75,19 @@ class ContentFilterResult:
     def tripped(self) -> tuple[CategoryResult, ...]:
         return tuple(c for c in self.categories if c.filtered)
 
+    def lines(self) -> list[str]:
+        """One line per category: name, severity (or detected), filtered yes/no."""
+        width = max((len(c.category) for c in self.categories), default=0)
+        out = []
+        for c in sorted(self.categories, key=lambda c: not c.filtered):
+            name = c.category.replace("_", " ").replace("-", " ").ljust(width)
+            if c.severity is None and c.detected is not None:
+                level = "detected" if c.detected else "not detected"
+            else:
+                level = f"severity {c.severity or 'unknown'}"
+            out.append(f"  {name}  {level:<16}  filtered: {'yes' if c.filtered else 'no'}")
+        return out
+
     def summary(self) -> str:
         """Plain words: the categories that tripped (or all of them when none says so)."""
         shown = self.tripped or self.categories
@@ -142,7 +155,7 @@ class ContentFilterError(ApiError):
 
     def details(self) -> list[str]:
         lines = super().details()
-        lines.insert(1, f"content filter: {self.result.summary()}")
+        lines[1:1] = [f"content filter: {self.result.summary()}", *self.result.lines()]
         return lines
 
 

@@ -23,15 +23,12 @@ from llama_tui.client import (
 from llama_tui.config import Config, load_config, resolve_key
 from llama_tui.model import Conversation, Endpoint, GenerationParams, Stats
 from llama_tui.prompts import (
-    LLAMA2_STOP,
     PromptFormatError,
     TemplateError,
-    build_messages,
-    format_llama2,
     load_templates,
 )
 from llama_tui.sanitize import sanitize
-from llama_tui.session import add_prompt, finish_reply, start_conversation
+from llama_tui.session import add_prompt, build_request, finish_reply, start_conversation
 from llama_tui.storage.codec import CodecError
 from llama_tui.storage.store import ConversationStore, StoreError
 
@@ -49,7 +46,7 @@ def run_ask(args: argparse.Namespace) -> int:
     prompt = _prompt_text(args)
     if store is not None:
         add_prompt(conversation, prompt)
-    request = build_request(args, config, endpoint, conversation, prompt)
+    request = request_for(args, config, endpoint, conversation, prompt)
     out = sys.stdout
     if hasattr(out, "reconfigure"):
         out.reconfigure(errors="replace")
@@ -106,13 +103,15 @@ def _conversation(
     args: argparse.Namespace, config: Config
 ) -> tuple[Conversation, ConversationStore | None]:
     if args.continue_id is None and not args.save:
-        conv = Conversation(system=config.system_prompt)
+        conv = start_conversation(None, config.system_prompt,
+                                  memory_window=config.memory_window)
         if args.system is not None:
             conv.system = args.system
         return conv, None
     store = ConversationStore()
     if args.continue_id is None:
-        conv = start_conversation(None, config.system_prompt)
+        conv = start_conversation(None, config.system_prompt,
+                                  memory_window=config.memory_window)
     else:
         conv_id = args.continue_id
         if conv_id:
@@ -187,28 +186,20 @@ def _fill_template(args: argparse.Namespace, text: str) -> str:
         raise UsageError(str(exc)) from None
 
 
-def build_request(
+def request_for(
     args: argparse.Namespace, config: Config, endpoint: Endpoint, conv: Conversation, prompt: str
 ) -> GenerationRequest:
     cli = GenerationParams(max_tokens=args.max_tokens, temperature=args.temperature,
                            top_p=args.top_p, stop=args.stop, seed=args.seed)
-    params = cli.merged_over(conv.params.generation()).merged_over(config.defaults)
-    k = conv.params.memory_window if conv.params.memory_window is not None \
-        else config.memory_window
     saved = args.continue_id is not None or args.save
-    messages = build_messages(conv, None if saved else prompt, k)
-    mode = _mode(args, endpoint)
-    if mode == "chat":
-        return GenerationRequest("chat", messages=messages, params=params,
-                                 stream=not args.no_stream)
-    text = prompt
-    if (args.prompt_format or endpoint.prompt_format) == "llama2":
-        try:
-            text = format_llama2(messages)
-        except PromptFormatError as exc:
-            raise UsageError(str(exc)) from None
-        params.stop = list(dict.fromkeys((params.stop or []) + LLAMA2_STOP))
-    return GenerationRequest("completion", prompt=text, params=params, stream=not args.no_stream)
+    try:
+        return build_request(
+            config, conv, endpoint, prompt=None if saved else prompt, overrides=cli,
+            mode=_mode(args, endpoint), prompt_format=args.prompt_format,
+            stream=not args.no_stream,
+        )
+    except PromptFormatError as exc:
+        raise UsageError(str(exc)) from None
 
 
 # -- streaming ------------------------------------------------------------------------------

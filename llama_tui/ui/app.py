@@ -6,15 +6,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textual.app import App
 from textual.binding import Binding
 
 from llama_tui.client.pool import ClientPool
 from llama_tui.config import Config, ConfigError, load_config, resolve_key, save_config
+from llama_tui.inspect import RequestRecord
 from llama_tui.model import Conversation, Endpoint
 from llama_tui.storage.store import ConversationStore
+
+if TYPE_CHECKING:
+    from llama_tui.ui.replies import ReplyJob
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +54,7 @@ class LlamaApp(App[int]):
         self._save_locks: dict[str, asyncio.Lock] = {}
         self._resolved: dict[str, Endpoint] = {}
         self._unsaved: set[str] = set()
+        self._requests: dict[str, RequestRecord] = {}
 
     def on_mount(self) -> None:
         from llama_tui.ui.screens.main import MainScreen
@@ -74,6 +81,20 @@ class LlamaApp(App[int]):
         await self.clients.aclose()
 
     # -- services for the screens --------------------------------------------------------------
+
+    def remember_request(self, job: ReplyJob) -> None:
+        """Keep what a finished reply sent and received, for the request inspector."""
+        assert job.record is not None
+        status, headers = None, {}
+        if job.response is not None:
+            status, headers = job.response.status, job.response.headers
+        elif job.error is not None:
+            status, headers = job.error.status, job.error.headers
+        self._requests[job.conversation.id] = replace(job.record, status=status,
+                                                      response_headers=dict(headers))
+
+    def last_request(self, conv: Conversation) -> RequestRecord | None:
+        return self._requests.get(conv.id)
 
     def endpoint_for(self, conv: Conversation | None) -> Endpoint | None:
         """The endpoint a conversation uses (its own if still configured, else the default),

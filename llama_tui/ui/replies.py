@@ -16,10 +16,11 @@ from dataclasses import dataclass, field
 from llama_tui.client import ApiError, Finished, ResponseStarted, TextDelta
 from llama_tui.client.dialects import GenerationRequest
 from llama_tui.client.sse import Client
+from llama_tui.inspect import RequestRecord
 from llama_tui.model import Conversation, Message, Stats, Usage
 from llama_tui.sanitize import sanitize
 from llama_tui.session import finish_reply
-from llama_tui.ui.widgets.message_view import AssistantMessage
+from llama_tui.ui.widgets.message_view import ReplySink
 
 CHECKPOINT_SECONDS = 1.0
 
@@ -29,7 +30,8 @@ class ReplyJob:
     conversation: Conversation
     message: Message
     prompt: str
-    view: AssistantMessage | None = None
+    view: ReplySink | None = None
+    record: RequestRecord | None = None
     parts: list[str] = field(default_factory=list)
     started_at: float = field(default_factory=time.monotonic)
     first_token_at: float | None = None
@@ -98,8 +100,14 @@ async def run_reply(
 def _filter_words(event: Finished) -> str | None:
     if event.finish_reason != "content_filter":
         return None
-    summary = event.content_filter.summary() if event.content_filter else "no category given"
-    return f"The reply was stopped by the content filter: {summary}"
+    result = event.content_filter
+    lines = [f"The reply was stopped by the content filter: "
+             f"{result.summary() if result else 'no category given'}"]
+    if result:
+        lines += result.lines()
+    if event.stats.request_id:
+        lines.append(f"request id: {event.stats.request_id}")
+    return "\n".join(lines)
 
 
 def _partial_stats(job: ReplyJob, request_id: str | None = None) -> Stats:

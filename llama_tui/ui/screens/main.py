@@ -19,20 +19,30 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 from textual.worker import Worker
 
-from llama_tui.client.dialects import GenerationRequest
+from llama_tui import paths
 from llama_tui.config import ConfigError
-from llama_tui.model import Conversation
-from llama_tui.prompts import LLAMA2_STOP, PromptFormatError, build_messages, format_llama2
-from llama_tui.session import add_prompt, begin_reply, start_conversation
+from llama_tui.model import Conversation, Endpoint
+from llama_tui.prompts import PromptFormatError
+from llama_tui.session import (
+    add_prompt,
+    begin_reply,
+    build_request,
+    next_request_size,
+    request_record,
+    set_document,
+    start_conversation,
+)
 from llama_tui.storage.codec import CodecError
 from llama_tui.storage.store import StoreError
 from llama_tui.ui.replies import ReplyJob, run_reply
 from llama_tui.ui.widgets.chat_view import ChatView
 from llama_tui.ui.widgets.conversation_list import ConversationList
+from llama_tui.ui.widgets.message_view import ReplySink
 from llama_tui.ui.widgets.prompt_input import PromptInput
 
 if TYPE_CHECKING:
     from llama_tui.ui.app import LlamaApp
+    from llama_tui.ui.screens.dialogs import ParamsResult
 
 EMPTY_HINT = (
     "New conversation. Type below and press Enter to send; ctrl+j inserts a newline.\n"
@@ -45,6 +55,10 @@ class MainScreen(Screen[None]):
         Binding("ctrl+n", "new_chat", "New chat", id="new-chat"),
         Binding("escape", "stop", "Stop reply", id="stop"),
         Binding("f2", "settings", "Settings", id="settings"),
+        Binding("f3", "params", "Params", id="edit-params"),
+        Binding("f4", "template", "Template", id="template"),
+        Binding("f5", "inspect", "Inspect", id="inspect"),
+        Binding("ctrl+g", "continue_document", "Continue", id="continue", show=False),
         Binding("ctrl+b", "toggle_sidebar", "Sidebar", id="toggle-sidebar"),
         Binding("ctrl+l", "focus_list", "List", id="focus-list", show=False),
         Binding("ctrl+r", "reload", "Reload list", id="reload", show=False),
@@ -127,7 +141,18 @@ class MainScreen(Screen[None]):
     async def _submitted(self, event: PromptInput.Submitted) -> None:
         await self.send(event.text)
 
+    def fresh_conversation(self, endpoint: Endpoint | None = None) -> Conversation:
+        """A new, unsaved conversation with the configured defaults."""
+        mode = "chat"
+        if endpoint is not None and endpoint.kind == "completion" and not endpoint.prompt_format:
+            mode = "completion"  # a raw completion endpoint: the conversation is a document
+        conv = start_conversation(endpoint.name if endpoint else None,
+                                  self.app.config.system_prompt, mode=mode)  # type: ignore[arg-type]
+        conv.params.memory_window = self.app.config.memory_window
+        return conv
+
     async def send(self, text: str) -> None:
+        """Send `text` as the next turn (chat) or append it and continue (completion)."""
         conv = self.current
         if conv is not None and conv.id in self.jobs:
             self.notify("A reply is still streaming here: escape stops it.", severity="warning")
@@ -141,48 +166,43 @@ class MainScreen(Screen[None]):
             self.notify("No endpoint yet: add one in settings (F2).", severity="warning")
             self.app.action_settings()
             return
-        if conv is None:
-            conv = start_conversation(endpoint.name, self.app.config.system_prompt,
-                                      mode=endpoint.kind)
-            conv.params.memory_window = self.app.config.memory_window
+        if conv is None or (not conv.messages and conv.endpoint is None):
+            params, system = (conv.params, conv.system) if conv else (None, None)
+            conv = self.fresh_conversation(endpoint)
+            if params is not None:
+                conv.params, conv.system = params, system
             self.current = conv
+        chat = self.query_one(ChatView)
         try:
-            request = self.build_request(conv, text, endpoint.kind, endpoint.prompt_format)
+            if conv.mode == "completion":
+                document = chat.document
+                doc = (document.text if document else "") + text
+                request = build_request(self.app.config, conv, endpoint, document=doc)
+                set_document(conv, doc)
+            else:
+                request = build_request(self.app.config, conv, endpoint, prompt=text)
+                add_prompt(conv, text)
         except (PromptFormatError, ValueError) as exc:
             self.notify(str(exc), title="Cannot send", severity="error", markup=False)
             return
         self.query_one(PromptInput).clear()
-        user = add_prompt(conv, text)
         reply = begin_reply(conv)
-        chat = self.query_one(ChatView)
-        if len(conv.messages) == 2:
-            self.query_one("#chat-title", Static).update(Content(conv.title))
-        await chat.add(user)
-        view = await chat.add(reply, streaming=True)
-        job = ReplyJob(conversation=conv, message=reply, prompt=text, view=view)
+        self.query_one("#chat-title", Static).update(Content(conv.title))
+        if conv.mode == "completion":
+            view: ReplySink | None = await chat.show(conv, live=reply)
+        else:
+            await chat.add(conv.messages[-2])
+            view = await chat.add(reply, streaming=True)
+        job = ReplyJob(conversation=conv, message=reply, prompt=text, view=view,
+                       record=request_record(endpoint, request))
         await self.app.save(conv)
-        client = self.app.clients.get(endpoint)
-        worker = self.run_worker(run_reply(job, client, request, self.app.save),
+        worker = self.run_worker(run_reply(job, self.app.clients.get(endpoint), request,
+                                           self.app.save),
                                  name=conv.id, group="replies", exit_on_error=False)
         self.jobs[conv.id] = (job, worker)
-        sidebar = self.query_one(ConversationList)
-        sidebar.generating.add(conv.id)
+        self.query_one(ConversationList).generating.add(conv.id)
         self.refresh_list()
         self.update_status()
-
-    def build_request(
-        self, conv: Conversation, text: str, kind: str, prompt_format: str | None
-    ) -> GenerationRequest:
-        config = self.app.config
-        params = conv.params.generation().merged_over(config.defaults)
-        messages = build_messages(conv, text, conv.params.memory_window)
-        if kind == "chat" and conv.mode == "chat":
-            return GenerationRequest("chat", messages=messages, params=params)
-        prompt = text
-        if prompt_format == "llama2":
-            prompt = format_llama2(messages)
-            params.stop = list(dict.fromkeys((params.stop or []) + LLAMA2_STOP))
-        return GenerationRequest("completion", prompt=prompt, params=params)
 
     async def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """Every reply worker ends here, whatever happened: one place for the aftermath."""
@@ -190,6 +210,8 @@ class MainScreen(Screen[None]):
             return
         conv_id = event.worker.name
         held = self.jobs.pop(conv_id, None)
+        if held is not None and held[0].record is not None:
+            self.app.remember_request(held[0])
         self.query_one(ConversationList).generating.discard(conv_id)
         self.refresh_list()
         self.update_status()
@@ -216,6 +238,61 @@ class MainScreen(Screen[None]):
         await self.open_conversation(None)
         self.query_one(ConversationList).highlighted = None
         self.query_one(PromptInput).focus()
+
+    def action_params(self) -> None:
+        from llama_tui.ui.screens.dialogs import ParamsScreen
+
+        if self.current is None:
+            self.current = self.fresh_conversation()
+        conv = self.current
+        self.app.push_screen(ParamsScreen(conv, "the defaults from settings"),
+                             lambda result: self._apply_params(conv, result))
+
+    async def _apply_params(self, conv: Conversation, result: ParamsResult | None) -> None:
+        if result is None:
+            return
+        conv.system = result.system
+        conv.params.temperature = result.temperature
+        conv.params.top_p = result.top_p
+        conv.params.max_tokens = result.max_tokens
+        conv.params.stop = result.stop
+        conv.params.memory_window = result.memory_window
+        if conv.messages:
+            await self.app.save(conv)
+        self.update_status()
+        self.notify("Parameters of this conversation saved.")
+
+    def action_template(self) -> None:
+        from llama_tui.prompts import TemplateError, load_templates
+        from llama_tui.ui.screens.dialogs import TemplateScreen
+
+        try:
+            templates = load_templates(paths.templates_file())
+        except TemplateError as exc:
+            self.notify(str(exc), severity="error", markup=False)
+            return
+
+        async def chosen(text: str | None) -> None:
+            if text:
+                await self.send(text)
+
+        self.app.push_screen(TemplateScreen(templates), chosen)
+
+    def action_inspect(self) -> None:
+        from llama_tui.ui.screens.dialogs import InspectorScreen
+
+        conv = self.current
+        record = self.app.last_request(conv) if conv else None
+        if conv is not None and conv.id in self.jobs:
+            record = self.jobs[conv.id][0].record
+        if record is None:
+            self.notify("No request was made from this conversation in this session yet.")
+            return
+        self.app.push_screen(InspectorScreen(record))
+
+    async def action_continue_document(self) -> None:
+        if self.current is not None and self.current.mode == "completion":
+            await self.send(self.query_one(PromptInput).text)
 
     def action_stop(self) -> None:
         if self.current is None or self.current.id not in self.jobs:
@@ -249,7 +326,12 @@ class MainScreen(Screen[None]):
             parts.append("no endpoint (F2)")
         conv = self.current
         k = conv.params.memory_window if conv else self.app.config.memory_window
-        parts.append("memory: all" if k is None else f"memory: last {k}")
+        if conv is not None and conv.mode == "completion":
+            parts.append("completion document")
+        else:
+            carried = next_request_size(conv, k, self.app.config.system_prompt)
+            memory = "all" if k is None else f"last {k}"
+            parts.append(f"memory: {memory} · next request: {carried} messages")
         if conv is not None and conv.id in self.jobs:
             job = self.jobs[conv.id][0]
             rate = job.live_rate()

@@ -11,7 +11,8 @@ from textual.content import Content
 from textual.widgets import Button, Static
 
 from llama_tui.model import Conversation, Message
-from llama_tui.ui.widgets.message_view import AssistantMessage, message_widget
+from llama_tui.ui.widgets.completion_view import CompletionDocument
+from llama_tui.ui.widgets.message_view import AssistantMessage, ReplySink, message_widget
 
 PAGE = 40
 
@@ -24,7 +25,7 @@ class ChatView(VerticalScroll):
 
     async def show(
         self, conversation: Conversation | None, hint: str = "", live: Message | None = None
-    ) -> AssistantMessage | None:
+    ) -> ReplySink | None:
         """Show a conversation (newest messages), or an empty-state hint.
 
         `live` is a reply still streaming: it gets an empty streaming view, returned so the
@@ -32,6 +33,10 @@ class ChatView(VerticalScroll):
         """
         self.conversation = conversation
         await self.remove_children()
+        if conversation is not None and conversation.mode == "completion":
+            document = CompletionDocument("".join(m.content for m in conversation.messages))
+            await self.mount(document)
+            return document if live is not None else None
         if conversation is None or not conversation.messages:
             await self.mount(Static(Content(hint), classes="empty-hint"))
             return None
@@ -63,6 +68,11 @@ class ChatView(VerticalScroll):
         if start:
             widgets.insert(0, self._earlier_button())
         await self.mount_all(widgets, before=0)
+
+    @property
+    def document(self) -> CompletionDocument | None:
+        found = self.query(CompletionDocument)
+        return found.first() if found else None
 
     async def add(self, message: Message, *, streaming: bool = False) -> AssistantMessage | None:
         """Append one message; returns the reply view when `streaming`."""

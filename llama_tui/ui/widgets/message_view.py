@@ -8,6 +8,8 @@ user text is shown as `Content` (literal), replies as Markdown.
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from markdown_it import MarkdownIt
 from markdown_it.rules_core import StateCore
 from textual.containers import Vertical
@@ -16,6 +18,14 @@ from textual.widgets import Markdown, Static
 from textual.widgets.markdown import MarkdownStream
 
 from llama_tui.model import Message, Role, Stats
+
+
+class ReplySink(Protocol):
+    """Where a streaming reply goes: a chat reply view or a completion document."""
+
+    async def write(self, delta: str) -> None: ...
+
+    async def finish(self, finish_reason: str, stats: Stats | None, error: str | None) -> None: ...
 
 
 def stats_line(stats: Stats | None, finish_reason: str | None) -> str:

@@ -1,0 +1,205 @@
+"""Small modal dialogs of the chat screen: conversation parameters, templates, the inspector.
+
+Each returns its result through `dismiss()`; the main screen applies it through the core.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.content import Content
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Select, Static, TextArea
+
+from llama_tui.inspect import RequestRecord, as_curl, describe
+from llama_tui.model import Conversation
+from llama_tui.prompts import Template, TemplateError
+
+
+def _row(label: str, widget: Any) -> Horizontal:
+    return Horizontal(Label(label, classes="field-label"), widget, classes="field")
+
+
+def _text(value: object) -> str:
+    return "" if value is None else str(value)
+
+
+@dataclass
+class ParamsResult:
+    system: str | None
+    temperature: float | None
+    top_p: float | None
+    max_tokens: int | None
+    stop: list[str] | None
+    memory_window: int | None
+
+
+class ParamsScreen(ModalScreen[ParamsResult | None]):
+    """This conversation's system prompt, generation parameters and memory window."""
+
+    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel", id="cancel-dialog")]
+
+    def __init__(self, conv: Conversation, defaults_hint: str) -> None:
+        super().__init__(classes="dialog-screen")
+        self.conv = conv
+        self.defaults_hint = defaults_hint
+
+    def compose(self) -> ComposeResult:
+        p = self.conv.params
+        with Vertical(classes="dialog"):
+            yield Static(Content("Parameters of this conversation (empty = " +
+                                 self.defaults_hint + ")"), classes="dialog-title")
+            yield _row("system prompt", TextArea(_text(self.conv.system), id="p-system",
+                                                 compact=True))
+            yield _row("temperature", Input(_text(p.temperature), id="p-temperature", compact=True))
+            yield _row("top_p", Input(_text(p.top_p), id="p-top-p", compact=True))
+            yield _row("max_tokens", Input(_text(p.max_tokens), id="p-max-tokens", compact=True))
+            yield _row("stop", Input(", ".join(p.stop or []), id="p-stop", compact=True,
+                                     placeholder="comma-separated stop sequences"))
+            yield _row("memory", Input(_text(p.memory_window), id="p-memory", compact=True,
+                                       placeholder="all (exchanges sent with each request)"))
+            yield Static("", id="p-error", classes="dialog-error")
+            with Horizontal(classes="buttons"):
+                yield Button("Save", id="p-save", variant="primary", compact=True)
+                yield Button("Cancel", id="p-cancel", compact=True)
+
+    def _number(self, selector: str, kind: type, name: str) -> Any:
+        text = self.query_one(selector, Input).value.strip()
+        if not text:
+            return None
+        try:
+            value = kind(text)
+        except ValueError:
+            raise ValueError(f"{name}: {text!r} is not a number") from None
+        if value < 0:
+            raise ValueError(f"{name}: must be 0 or more")
+        return value
+
+    @on(Button.Pressed, "#p-save")
+    def _save(self) -> None:
+        try:
+            stop = [s.strip() for s in self.query_one("#p-stop", Input).value.split(",")
+                    if s.strip()]
+            result = ParamsResult(
+                system=self.query_one("#p-system", TextArea).text.strip() or None,
+                temperature=self._number("#p-temperature", float, "temperature"),
+                top_p=self._number("#p-top-p", float, "top_p"),
+                max_tokens=self._number("#p-max-tokens", int, "max_tokens"),
+                stop=stop or None,
+                memory_window=self._number("#p-memory", int, "memory"),
+            )
+        except ValueError as exc:
+            self.query_one("#p-error", Static).update(Content(str(exc)))
+            return
+        self.dismiss(result)
+
+    @on(Button.Pressed, "#p-cancel")
+    def _cancel(self) -> None:
+        self.dismiss(None)
+
+
+class TemplateScreen(ModalScreen[str | None]):
+    """Pick a prompt template, fill its variables, and get the prompt to send."""
+
+    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel", id="cancel-dialog")]
+
+    def __init__(self, templates: dict[str, Template], chosen: str | None = None) -> None:
+        super().__init__(classes="dialog-screen")
+        self.templates = templates
+        self.chosen = chosen if chosen in templates else next(iter(templates))
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Static("Prompt template", classes="dialog-title")
+            yield Select([(f"{t.name} · {t.description}" if t.description else t.name, t.name)
+                          for t in self.templates.values()], value=self.chosen,
+                         allow_blank=False, id="t-name", compact=True)
+            yield VerticalScroll(id="t-vars")
+            yield Static("", id="t-error", classes="dialog-error")
+            with Horizontal(classes="buttons"):
+                yield Button("Send", id="t-send", variant="primary", compact=True)
+                yield Button("Cancel", id="t-cancel", compact=True)
+
+    async def on_mount(self) -> None:
+        await self._show_variables()
+
+    @on(Select.Changed, "#t-name")
+    async def _changed(self, event: Select.Changed) -> None:
+        if isinstance(event.value, str) and event.value != self.chosen:
+            self.chosen = event.value
+            await self._show_variables()
+
+    async def _show_variables(self) -> None:
+        box = self.query_one("#t-vars", VerticalScroll)
+        await box.remove_children()
+        template = self.templates[self.chosen]
+        rows = []
+        for name in template.variables:
+            widget = TextArea(id=f"var-{name}", compact=True, classes="var-text") \
+                if "content" in name or "text" in name else Input(id=f"var-{name}", compact=True)
+            rows.append(_row(name.replace("_", " "), widget))
+        await box.mount_all(rows)
+        if rows:
+            self.query(".field > Input, .field > TextArea").first().focus()
+
+    def values(self) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for name in self.templates[self.chosen].variables:
+            widget = self.query_one(f"#var-{name}")
+            value = widget.text if isinstance(widget, TextArea) else widget.value  # type: ignore[attr-defined]
+            if value.strip():
+                out[name] = value
+        return out
+
+    @on(Button.Pressed, "#t-send")
+    def _send(self) -> None:
+        try:
+            text = self.templates[self.chosen].render(self.values())
+        except TemplateError as exc:
+            self.query_one("#t-error", Static).update(Content(str(exc).split(" (give")[0]))
+            return
+        self.dismiss(text)
+
+    @on(Button.Pressed, "#t-cancel")
+    def _cancel(self) -> None:
+        self.dismiss(None)
+
+
+class InspectorScreen(ModalScreen[None]):
+    """The exact request body sent for a reply and the response's headers; copy as curl."""
+
+    BINDINGS = [
+        Binding("escape", "dismiss(None)", "Close", id="close-inspector"),
+        Binding("c", "copy_curl", "Copy as curl", id="copy-curl"),
+    ]
+
+    def __init__(self, record: RequestRecord) -> None:
+        super().__init__(classes="dialog-screen")
+        self.record = record
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog -wide"):
+            yield Static("Request inspector (the key is shown as $LLAMA_TUI_API_KEY)",
+                         classes="dialog-title")
+            yield TextArea(describe(self.record), read_only=True, id="inspector-text",
+                           soft_wrap=True, compact=True)
+            with Horizontal(classes="buttons"):
+                yield Button("Copy as curl", id="i-curl", variant="primary", compact=True)
+                yield Button("Close", id="i-close", compact=True)
+
+    def action_copy_curl(self) -> None:
+        self.app.copy_to_clipboard(as_curl(self.record))
+        self.notify("curl command copied (export LLAMA_TUI_API_KEY before running it)")
+
+    @on(Button.Pressed, "#i-curl")
+    def _curl(self) -> None:
+        self.action_copy_curl()
+
+    @on(Button.Pressed, "#i-close")
+    def _close(self) -> None:
+        self.dismiss(None)

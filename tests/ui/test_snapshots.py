@@ -113,15 +113,20 @@ def test_reply_mid_stream(snap_compare, fake_server, monkeypatch):
 
 
 def test_content_filter_error(snap_compare):
-    """A prompt blocked by Azure's content filter: the reply box is red and names the
-    category and severity (violence: medium, filtered), the request id and the date."""
+    """A prompt blocked by Azure's content filter: the reply box is red, says which category
+    tripped (violence, severity medium), lists every category with its severity and
+    filtered yes/no, then the request id and the date."""
     write_fixed_config()
     at = datetime(2026, 11, 23, 19, 55, 52, tzinfo=UTC)
-    error = ("HTTP 400: The response was filtered due to the prompt triggering Azure OpenAI's "
-             "content management policy. (content_filter)\n"
-             "content filter: violence: severity medium, filtered\n"
-             "request id: 3f2a9c1e-7b4d-4e8a-9f10-5c6d7e8f9a0b\n"
-             "date: Tue, 14 Nov 2023 22:13:20 GMT")
+    import json
+
+    from llama_tui.client.dialects import error_from_body
+    from tests.fakeserver import azure_content_filter_400
+
+    response = azure_content_filter_400()
+    body = b"".join(step.data for step in response.steps).decode()
+    error = "\n".join(error_from_body(400, body, response.headers).details())
+    assert json.loads(body)["error"]["code"] == "content_filter"
     saved_conversation("Something risky", [
         Message(Role.USER, "Tell me how to make something dangerous", created_at=at),
         Message(Role.ASSISTANT, "", created_at=at, finish_reason="content_filter", error=error,

@@ -59,7 +59,7 @@ class MainScreen(Screen[None]):
         Binding("f4", "template", "Template", id="template"),
         Binding("f5", "inspect", "Inspect", id="inspect"),
         Binding("ctrl+g", "continue_document", "Continue", id="continue", show=False),
-        Binding("ctrl+b", "toggle_sidebar", "Sidebar", id="toggle-sidebar"),
+        Binding("ctrl+b", "toggle_sidebar", "Sidebar", id="toggle-sidebar", show=False),
         Binding("ctrl+l", "focus_list", "List", id="focus-list", show=False),
         Binding("ctrl+r", "reload", "Reload list", id="reload", show=False),
     ]

@@ -11,7 +11,7 @@ from textual.widgets import TextArea
 class PromptInput(TextArea):
     BINDINGS = [
         Binding("ctrl+j,alt+enter,shift+enter", "newline", "Newline", id="newline",
-                tooltip="Insert a newline in the prompt"),
+                show=False, tooltip="Insert a newline in the prompt"),
     ]
 
     class Submitted(Message):

@@ -141,6 +141,8 @@ class Message:
     stats: Stats | None = None
     #: Fields this version does not know, kept so other tools' data survives a round trip.
     extra: dict[str, Any] = field(default_factory=dict)
+    #: Unknown keys inside known sub-tables (`stats`, `usage`), kept likewise.
+    extra_tables: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass
@@ -169,6 +171,8 @@ class Conversation:
     messages: list[Message] = field(default_factory=list)
     pinned: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
+    #: Unknown keys inside known sub-tables (`params`), kept for the round trip.
+    extra_tables: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def add(self, message: Message) -> Message:
         self.messages.append(message)

@@ -19,9 +19,14 @@ from llama_tui.model import Conversation, Message, Role
 def window(messages: list[Message], k: int | None) -> list[Message]:
     """The last `k` exchanges (user + assistant pairs) of a history; None keeps everything.
 
-    An exchange starts at a user message. Failed or empty assistant replies are not sent.
+    An exchange starts at a user message. Failed or empty assistant replies are not sent, nor
+    the user turns they answered.
     """
     history = [m for m in messages if m.role != Role.SYSTEM and _sendable(m)]
+    # A user turn whose reply failed is dropped with it: roles must keep alternating.
+    history = [m for i, m in enumerate(history)
+               if not (m.role == Role.USER and i + 1 < len(history)
+                       and history[i + 1].role == Role.USER)]
     if k is None:
         return history
     if k <= 0:
@@ -56,7 +61,10 @@ def build_messages(
     out: list[dict[str, str]] = []
     if conversation.system:
         out.append({"role": "system", "content": conversation.system})
-    out += [{"role": m.role.value, "content": m.content} for m in window(history, k)]
+    kept = window(history, k)
+    if kept and kept[-1].role == Role.USER:
+        kept.pop()  # its reply failed: the new turn follows instead
+    out += [{"role": m.role.value, "content": m.content} for m in kept]
     out.append({"role": "user", "content": new_prompt})
     return out
 

@@ -76,6 +76,12 @@ def _decode_params(table: Any) -> ConversationParams:
     return ConversationParams(**known)
 
 
+def _unknown_params(table: Any) -> dict[str, dict[str, Any]]:
+    unknown = {k: v for k, v in table.items() if k not in _PARAM_KEYS} if isinstance(table, dict) \
+        else {}
+    return {"params": unknown} if unknown else {}
+
+
 def _decode_message(index: int, table: Any, fallback_time: datetime) -> Message:
     where = f"messages[{index}]"
     table = _expect(table, dict, where)
@@ -95,12 +101,14 @@ def _decode_message(index: int, table: Any, fallback_time: datetime) -> Message:
         error=_expect(table["error"], str, f"{where}.error") if "error" in table else None,
         extra={k: v for k, v in table.items() if k not in _MSG_KEYS},
     )
-    if isinstance(table.get("usage"), dict):
-        message.usage = Usage.from_json(table["usage"])
-    if isinstance(table.get("stats"), dict):
-        stats = table["stats"]
-        known = {f.name for f in fields(Stats)}
-        message.stats = Stats(**{k: v for k, v in stats.items() if k in known})
+    for name, kind in (("usage", Usage), ("stats", Stats)):
+        sub = table.get(name)
+        if not isinstance(sub, dict):
+            continue
+        known = {f.name for f in fields(kind)}
+        setattr(message, name, kind(**{k: v for k, v in sub.items() if k in known}))
+        if unknown := {k: v for k, v in sub.items() if k not in known}:
+            message.extra_tables[name] = unknown
     return message
 
 
@@ -132,6 +140,7 @@ def decode(data: dict[str, Any], *, fallback_id: str | None = None) -> Conversat
         endpoint=_expect(data["endpoint"], str, "endpoint") if "endpoint" in data else None,
         system=_expect(data["system"], str, "system") if "system" in data else None,
         params=_decode_params(data.get("params", {})),
+        extra_tables=_unknown_params(data.get("params", {})),
         messages=[_decode_message(i, m, created) for i, m in enumerate(messages_raw)],
         pinned=bool(data.get("pinned", False)),
         extra={k: v for k, v in data.items() if k not in _CONV_KEYS},
@@ -167,6 +176,7 @@ def encode(conv: Conversation) -> dict[str, Any]:
     data = _drop_none(data)
     data.update({k: v for k, v in conv.extra.items() if k not in data})
     params = _drop_none({f.name: getattr(conv.params, f.name) for f in fields(conv.params)})
+    params.update({k: v for k, v in conv.extra_tables.get("params", {}).items() if k not in params})
     if params:
         data["params"] = params
     data["messages"] = [_encode_message(m) for m in conv.messages]
@@ -182,10 +192,11 @@ def _encode_message(message: Message) -> dict[str, Any]:
         "error": message.error,
     })
     table.update({k: v for k, v in message.extra.items() if k not in table})
-    if message.usage and (usage := _drop_none(vars(message.usage))):
-        table["usage"] = usage
-    if message.stats and (stats := _drop_none(vars(message.stats))):
-        table["stats"] = stats
+    for name in ("usage", "stats"):
+        value = getattr(message, name)
+        sub = {**(_drop_none(vars(value)) if value else {}), **message.extra_tables.get(name, {})}
+        if sub:
+            table[name] = sub
     return table
 
 

@@ -196,15 +196,11 @@ def test_naive_and_string_dates_are_read_as_utc() -> None:
     assert conv.updated_at == datetime(2026, 1, 2, 3, 4, 6, tzinfo=UTC)
 
 
-@pytest.mark.xfail(strict=True, reason="unknown keys inside [params] are dropped on a round "
-                   "trip: ConversationParams has nowhere to keep them (design question)")
 def test_unknown_params_keys_survive_a_round_trip() -> None:
     text = DESIGN_EXAMPLE.replace("memory_window = 5", "memory_window = 5\ntop_k = 40")
     assert tomllib.loads(codec.dumps(codec.loads(text)))["params"].get("top_k") == 40
 
 
-@pytest.mark.xfail(strict=True, reason="unknown keys inside [messages.stats] / [messages.usage] "
-                   "are dropped on a round trip (design question)")
 def test_unknown_stats_keys_survive_a_round_trip() -> None:
     text = DESIGN_EXAMPLE.replace('request_id = "..."', 'request_id = "..."\ngpu = "A100"')
     data = tomllib.loads(codec.dumps(codec.loads(text)))

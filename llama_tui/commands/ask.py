@@ -21,7 +21,7 @@ from llama_tui.client import (
     TextDelta,
 )
 from llama_tui.config import Config, load_config, resolve_key
-from llama_tui.model import Conversation, Endpoint, GenerationParams, Stats
+from llama_tui.model import AUTH_SCHEMES, Conversation, Endpoint, GenerationParams, Stats
 from llama_tui.prompts import (
     PromptFormatError,
     TemplateError,
@@ -74,9 +74,14 @@ def choose_endpoint(
 ) -> Endpoint:
     """--base-url, else --endpoint, else the conversation's own endpoint, else the default."""
     if args.base_url:
+        auth = os.environ.get("LLAMA_TUI_AUTH") or "bearer"
+        if auth not in AUTH_SCHEMES:
+            raise UsageError(f"LLAMA_TUI_AUTH: unknown auth scheme {auth!r} "
+                             f"(use one of {', '.join(AUTH_SCHEMES)})")
         endpoint = Endpoint(name="cli", url=args.base_url,
                             api_key=os.environ.get("LLAMA_TUI_API_KEY") or None,
-                            auth=os.environ.get("LLAMA_TUI_AUTH") or "bearer")  # type: ignore[arg-type]
+                            auth=auth,  # type: ignore[arg-type]
+                            model=os.environ.get("LLAMA_TUI_MODEL") or None)
     else:
         name = args.endpoint
         if name is None and preferred in config.endpoint_names():

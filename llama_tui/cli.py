@@ -33,6 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"llama-tui {__version__}")
     parser.add_argument("--endpoint", metavar="NAME", help="endpoint to start the app with")
+    parser.add_argument("--serve", action="store_true",
+                        help="serve the app in a browser on localhost (needs llama-tui[serve])")
+    parser.add_argument("--port", type=int, default=8000, help="port for --serve (8000)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     ask = sub.add_parser("ask", help="stream one reply to stdout",

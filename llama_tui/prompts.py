@@ -38,6 +38,8 @@ def window(messages: list[Message], k: int | None) -> list[Message]:
 
 
 def _sendable(message: Message) -> bool:
+    if message.extra.get("superseded"):  # an earlier version of a regenerated reply
+        return False
     if message.role == Role.ASSISTANT:
         return bool(message.content.strip()) and message.finish_reason != "error"
     return True

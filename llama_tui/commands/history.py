@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from typing import Any
 
 from llama_tui import paths
 from llama_tui.cli import EXIT_FAILED, EXIT_OK, UsageError, err
-from llama_tui.model import Conversation
 from llama_tui.sanitize import sanitize
 
 
@@ -46,34 +43,11 @@ def run_export(args: argparse.Namespace) -> int:
     except (CodecError, StoreError) as exc:
         err(str(exc))
         return EXIT_FAILED
+    from llama_tui.export import to_json, to_markdown
+
     text = to_json(conv) if args.format == "json" else to_markdown(conv)
     sys.stdout.write(sanitize(text) if sys.stdout.isatty() else text)
     return EXIT_OK
-
-
-def to_markdown(conv: Conversation) -> str:
-    lines = [f"# {conv.title or 'Untitled'}", ""]
-    meta = [f"created {conv.created_at:%Y-%m-%d %H:%M} UTC"]
-    if conv.endpoint:
-        meta.append(f"endpoint {conv.endpoint}")
-    lines += ["*" + " · ".join(meta) + "*", ""]
-    if conv.system:
-        lines += ["**System**", "", conv.system, ""]
-    for message in conv.messages:
-        head = f"**{message.role.value.capitalize()}**"
-        if message.finish_reason and message.finish_reason != "stop":
-            head += f" *({message.finish_reason})*"
-        lines += [head, "", message.content, ""]
-    return "\n".join(lines)
-
-
-def to_json(conv: Conversation) -> str:
-    from llama_tui.storage.codec import encode
-
-    def default(value: Any) -> Any:
-        return value.isoformat()
-
-    return json.dumps(encode(conv), default=default, ensure_ascii=False, indent=2) + "\n"
 
 
 def run_locate(args: argparse.Namespace) -> int:

@@ -6,8 +6,29 @@ import argparse
 
 
 def run_tui(args: argparse.Namespace) -> int:
+    if getattr(args, "serve", False):
+        return run_serve(args)
     from llama_tui.ui.app import make_app
 
     app = make_app(endpoint=args.endpoint)
     app.run()
     return int(app.return_code or 0)
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    """The same app in a browser through textual-serve, bound to localhost only."""
+    import shlex
+    import sys
+
+    from llama_tui.cli import UsageError
+
+    try:
+        from textual_serve.server import Server
+    except ImportError:
+        raise UsageError("--serve needs the optional extra: pip install 'llama-tui[serve]'") from None
+    command = [sys.executable, "-m", "llama_tui"]
+    if args.endpoint:
+        command += ["--endpoint", args.endpoint]
+    print(f"llama-tui: serving on http://localhost:{args.port} (ctrl+c stops)", file=sys.stderr)
+    Server(shlex.join(command), host="localhost", port=args.port, title="llama-tui").serve()
+    return 0

@@ -176,17 +176,42 @@ class ConversationStore:
         self._seen[path] = (st.st_mtime_ns, st.st_size)
         return SaveResult(path, conflict_with)
 
+    @property
+    def trash_directory(self) -> Path:
+        if self.directory == paths.conversations_dir():
+            return paths.trash_dir()
+        return self.directory.parent / "trash"
+
     def delete(self, conv_id: str) -> Path:
         """Move the file into the trash folder; returns where it went (for undo)."""
         path = self.path_for(conv_id)
-        trash = paths.trash_dir() if self.directory == paths.conversations_dir() else \
-            self.directory.parent / "trash"
+        trash = self.trash_directory
         trash.mkdir(parents=True, exist_ok=True)
         target = trash / path.name
+        if target.exists():  # deleted before, restored, deleted again
+            target = trash / f"{path.stem}.{new_id()}{path.suffix}"
         shutil.move(str(path), target)
         self._paths.pop(conv_id, None)
         self._seen.pop(path, None)
         return target
+
+    def restore(self, trashed: Path, conv_id: str) -> Path:
+        """Undo a delete: move the file back (under its id's name)."""
+        target = self.directory / f"{conv_id}.toml"
+        if target.exists():
+            raise StoreError(f"{target.name} exists again; the trashed copy stays in {trashed}")
+        shutil.move(str(trashed), target)
+        self._paths[conv_id] = target
+        return target
+
+    def empty_trash(self) -> int:
+        """Delete the trashed files for good. Returns how many."""
+        count = 0
+        trash = self.trash_directory
+        for entry in trash.glob("*.toml") if trash.exists() else ():
+            entry.unlink(missing_ok=True)
+            count += 1
+        return count
 
     def latest(self) -> Summary | None:
         summaries, _ = self.scan()

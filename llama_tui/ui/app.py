@@ -59,8 +59,7 @@ class LlamaApp(App[int]):
     def on_mount(self) -> None:
         from llama_tui.ui.screens.main import MainScreen
 
-        if self.config.theme and self.config.theme in self.available_themes:
-            self.theme = self.config.theme
+        self._load_themes()
         if self.config.keymap:
             self.set_keymap(self.config.keymap)
         self.push_screen(MainScreen())
@@ -71,6 +70,25 @@ class LlamaApp(App[int]):
             self.notify(warning, severity="warning", timeout=15, markup=False)
         if not self.config.endpoint_names() and not self.config_error:
             self.run_worker(self._first_run(), group="first-run")
+
+    def _load_themes(self) -> None:
+        from llama_tui import paths
+        from llama_tui.ui.themes import DEFAULT_THEME, load_themes, shipped_themes_dir
+
+        themes, problems = load_themes([shipped_themes_dir(), paths.themes_dir()])
+        for theme in themes:
+            self.register_theme(theme)
+        if problems:
+            self.notify("\n".join(problems), title="Theme files skipped", severity="warning",
+                        timeout=15, markup=False)
+        wanted = self.config.theme or DEFAULT_THEME
+        if wanted in self.available_themes:
+            self.theme = wanted
+        elif self.config.theme:
+            self.notify(f"Theme {wanted!r} is not available; using the default.",
+                        severity="warning", markup=False)
+            if DEFAULT_THEME in self.available_themes:
+                self.theme = DEFAULT_THEME
 
     async def _first_run(self) -> None:
         from llama_tui.ui.screens.first_run import first_run
@@ -137,6 +155,18 @@ class LlamaApp(App[int]):
         save_config(config)
         self.config = config
         self._resolved.clear()
+
+    def set_theme_and_save(self, name: str) -> None:
+        import copy
+
+        self.theme = name
+        config = copy.deepcopy(self.config)
+        config.theme = name
+        try:
+            self.update_config(config)
+        except OSError as exc:
+            self.notify(f"Theme set, but the config could not be written: {exc}",
+                        severity="warning", markup=False)
 
     def action_settings(self) -> None:
         from llama_tui.ui.screens.settings import SettingsScreen

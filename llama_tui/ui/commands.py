@@ -24,19 +24,42 @@ class LlamaCommands(Provider):
         ]
         if main is not None:
             commands += [
-                ("conversation: new", "Start a new conversation", main.action_new_chat),
-                ("reply: stop", "Stop the reply streaming here", main.action_stop),
-                ("sidebar: toggle", "Show or hide the conversation list",
+                ("conversation: new", "Start a new conversation (ctrl+n)", main.action_new_chat),
+                ("conversation: rename", "Rename this conversation", main.action_rename),
+                ("conversation: delete", "Move it to the trash (ctrl+z undoes)",
+                 main.action_delete),
+                ("conversation: undo delete", "Bring back the last deleted one",
+                 main.action_undo_delete),
+                ("conversation: pin", "Pin or unpin it at the top of the list", main.action_pin),
+                ("conversation: export", "Markdown + JSON files, Markdown on the clipboard",
+                 main.action_export),
+                ("conversation: import", "From a JSON export or a llama-tui TOML file",
+                 main.action_import),
+                ("conversation: parameters", "System prompt, sampling, memory (F3)",
+                 main.action_params),
+                ("conversation: inspect request", "Body, headers, copy as curl (F5)",
+                 main.action_inspect),
+                ("trash: empty", "Delete trashed conversations for good",
+                 main.action_empty_trash),
+                ("search: messages", "Full-text search in every conversation (ctrl+f)",
+                 main.action_search),
+                ("template: use", "Fill a prompt template and send it (F4)",
+                 main.action_template),
+                ("reply: stop", "Stop the reply streaming here (escape)", main.action_stop),
+                ("sidebar: toggle", "Show or hide the conversation list (ctrl+b)",
                  main.action_toggle_sidebar),
-                ("list: reload", "Re-read the conversations folder", main.action_reload),
+                ("list: reload", "Re-read the conversations folder (ctrl+r)", main.action_reload),
             ]
+            for name in sorted(app.available_themes):
+                commands.append((f"theme: {name}", "Switch theme (saved in settings)",
+                                 _theme_setter(app, name)))
             for summary in main.query_one("#sidebar").summaries:  # type: ignore[attr-defined]
                 commands.append((f"open: {summary.title}", f"{summary.updated_at:%Y-%m-%d %H:%M}",
                                  _opener(main, summary.id)))
         return commands
 
     async def discover(self) -> Hits:
-        for name, help_text, callback in self._commands()[:12]:
+        for name, help_text, callback in self._commands()[:40]:
             yield DiscoveryHit(name, callback, help=help_text)
 
     async def search(self, query: str) -> Hits:
@@ -45,6 +68,13 @@ class LlamaCommands(Provider):
             score = matcher.match(name)
             if score > 0:
                 yield Hit(score, matcher.highlight(name), callback, text=name, help=help_text)
+
+
+def _theme_setter(app: Any, name: str) -> Callable[[], Any]:
+    def set_theme() -> None:
+        app.set_theme_and_save(name)
+
+    return set_theme
 
 
 def _opener(main: Any, conversation_id: str) -> Callable[[], Any]:

@@ -203,3 +203,65 @@ class InspectorScreen(ModalScreen[None]):
     @on(Button.Pressed, "#i-close")
     def _close(self) -> None:
         self.dismiss(None)
+
+
+class AskScreen(ModalScreen[str | None]):
+    """Ask for one piece of text (a title, a path, an edited message)."""
+
+    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel", id="cancel-dialog")]
+
+    def __init__(self, title: str, value: str = "", *, multiline: bool = False,
+                 placeholder: str = "") -> None:
+        super().__init__(classes="dialog-screen")
+        self.title_text = title
+        self.value = value
+        self.multiline = multiline
+        self.placeholder = placeholder
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Static(Content(self.title_text), classes="dialog-title")
+            if self.multiline:
+                yield TextArea(self.value, id="ask-text", compact=True, soft_wrap=True)
+            else:
+                yield Input(self.value, id="ask-input", compact=True, placeholder=self.placeholder)
+            with Horizontal(classes="buttons"):
+                yield Button("OK", id="ask-ok", variant="primary", compact=True)
+                yield Button("Cancel", id="ask-cancel", compact=True)
+
+    def _value(self) -> str:
+        if self.multiline:
+            return self.query_one("#ask-text", TextArea).text
+        return self.query_one("#ask-input", Input).value
+
+    @on(Input.Submitted, "#ask-input")
+    @on(Button.Pressed, "#ask-ok")
+    def _ok(self) -> None:
+        value = self._value()
+        self.dismiss(value if value.strip() else None)
+
+    @on(Button.Pressed, "#ask-cancel")
+    def _cancel(self) -> None:
+        self.dismiss(None)
+
+
+class PickScreen(ModalScreen[int | None]):
+    """Pick one of several items (e.g. which code block to copy)."""
+
+    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel", id="cancel-dialog")]
+
+    def __init__(self, title: str, items: list[str]) -> None:
+        super().__init__(classes="dialog-screen")
+        self.title_text = title
+        self.items = items
+
+    def compose(self) -> ComposeResult:
+        from textual.widgets import OptionList
+        from textual.widgets.option_list import Option
+
+        with Vertical(classes="dialog"):
+            yield Static(Content(self.title_text), classes="dialog-title")
+            yield OptionList(*[Option(Content(item)) for item in self.items], id="pick-list")
+
+    def on_option_list_option_selected(self, event: Any) -> None:
+        self.dismiss(event.option_index)

@@ -16,12 +16,13 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Footer, Input, Static
 from textual.worker import Worker
 
 from llama_tui import paths
+from llama_tui.client.dialects import GenerationRequest
 from llama_tui.config import ConfigError
-from llama_tui.model import Conversation, Endpoint
+from llama_tui.model import Conversation, Endpoint, Message
 from llama_tui.prompts import PromptFormatError
 from llama_tui.session import (
     add_prompt,
@@ -35,6 +36,7 @@ from llama_tui.session import (
 from llama_tui.storage.codec import CodecError
 from llama_tui.storage.store import StoreError
 from llama_tui.ui.replies import ReplyJob, run_reply
+from llama_tui.ui.screens.manage import ManageActions
 from llama_tui.ui.widgets.chat_view import ChatView
 from llama_tui.ui.widgets.conversation_list import ConversationList
 from llama_tui.ui.widgets.message_view import ReplySink
@@ -50,7 +52,7 @@ EMPTY_HINT = (
 )
 
 
-class MainScreen(Screen[None]):
+class MainScreen(ManageActions, Screen[None]):
     BINDINGS = [
         Binding("ctrl+n", "new_chat", "New chat", id="new-chat"),
         Binding("escape", "stop", "Stop reply", id="stop"),
@@ -61,6 +63,9 @@ class MainScreen(Screen[None]):
         Binding("ctrl+g", "continue_document", "Continue", id="continue", show=False),
         Binding("ctrl+b", "toggle_sidebar", "Sidebar", id="toggle-sidebar", show=False),
         Binding("ctrl+l", "focus_list", "List", id="focus-list", show=False),
+        Binding("ctrl+f", "search", "Search", id="search"),
+        Binding("ctrl+z", "undo_delete", "Undo delete", id="undo-delete", show=False),
+        Binding("ctrl+up", "focus_messages", "Messages", id="focus-messages", show=False),
         Binding("ctrl+r", "reload", "Reload list", id="reload", show=False),
     ]
 
@@ -73,7 +78,10 @@ class MainScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         with Horizontal():
-            yield ConversationList(id="sidebar")
+            with Vertical(id="sidebar-pane"):
+                yield Input(placeholder="filter titles · Enter: search messages", id="filter",
+                            compact=True)
+                yield ConversationList(id="sidebar")
             with Vertical(id="chat"):
                 yield Static("", id="chat-title")
                 yield ChatView(id="messages")
@@ -106,10 +114,10 @@ class MainScreen(Screen[None]):
             return
         await self.open_id(event.conversation_id)
 
-    async def open_id(self, conversation_id: str) -> None:
+    async def open_id(self, conversation_id: str, focus_index: int | None = None) -> None:
         job = self.jobs.get(conversation_id)
         if job is not None:
-            await self.open_conversation(job[0].conversation)
+            await self.open_conversation(job[0].conversation, focus_index)
             return
         try:
             conv = await asyncio.to_thread(self.app.store.load, conversation_id)
@@ -117,16 +125,20 @@ class MainScreen(Screen[None]):
             self.notify(str(exc), title="Cannot open this conversation", severity="error",
                         markup=False)
             return
-        await self.open_conversation(conv)
-        self.query_one(PromptInput).focus()
+        await self.open_conversation(conv, focus_index)
+        if focus_index is None or focus_index < 0:
+            self.query_one(PromptInput).focus()
 
-    async def open_conversation(self, conv: Conversation | None) -> None:
+    async def open_conversation(
+        self, conv: Conversation | None, focus_index: int | None = None
+    ) -> None:
         """Show `conv` (None: a new, unsaved conversation) and reattach its live reply."""
         for job, _ in self.jobs.values():
             job.view = None
         self.current = conv
         job = self.jobs[conv.id][0] if conv is not None and conv.id in self.jobs else None
-        view = await self.query_one(ChatView).show(conv, EMPTY_HINT, job.message if job else None)
+        view = await self.query_one(ChatView).show(conv, EMPTY_HINT, job.message if job else None,
+                                                   focus_index=focus_index)
         title = conv.title if conv and conv.title else "New conversation"
         self.query_one("#chat-title", Static).update(Content(title))
         if job is not None and view is not None:
@@ -186,12 +198,21 @@ class MainScreen(Screen[None]):
             self.notify(str(exc), title="Cannot send", severity="error", markup=False)
             return
         self.query_one(PromptInput).clear()
+        await self._start_reply(conv, endpoint, request, text, new_turn=conv.mode == "chat")
+
+    async def _start_reply(
+        self, conv: Conversation, endpoint: Endpoint, request: GenerationRequest, text: str,
+        *, new_turn: bool,
+    ) -> None:
+        """Append the reply placeholder, show it, save, and start the worker bound to `conv`."""
+        chat = self.query_one(ChatView)
         reply = begin_reply(conv)
         self.query_one("#chat-title", Static).update(Content(conv.title))
         if conv.mode == "completion":
             view: ReplySink | None = await chat.show(conv, live=reply)
         else:
-            await chat.add(conv.messages[-2])
+            if new_turn:
+                await chat.add(conv.messages[-2])
             view = await chat.add(reply, streaming=True)
         job = ReplyJob(conversation=conv, message=reply, prompt=text, view=view,
                        record=request_record(endpoint, request))
@@ -203,6 +224,27 @@ class MainScreen(Screen[None]):
         self.query_one(ConversationList).generating.add(conv.id)
         self.refresh_list()
         self.update_status()
+
+    async def regenerate(self, conv: Conversation, message: Message) -> None:
+        """A new reply to the last prompt; the previous one stays, marked as an earlier version."""
+        if conv.id in self.jobs:
+            self.notify("A reply is still streaming here: escape stops it.", severity="warning")
+            return
+        if conv.mode != "chat" or not conv.messages or conv.messages[-1] is not message:
+            self.notify("Only the last reply can be regenerated.", severity="warning")
+            return
+        try:
+            endpoint = self.app.endpoint_for(conv)
+            if endpoint is None:
+                raise ConfigError(None, None, "no endpoint configured", "open settings (F2)")
+            message.extra["superseded"] = True
+            request = build_request(self.app.config, conv, endpoint)
+        except (ConfigError, PromptFormatError, ValueError) as exc:
+            message.extra.pop("superseded", None)
+            self.notify(str(exc), title="Cannot regenerate", severity="error", markup=False)
+            return
+        await self.open_conversation(conv)
+        await self._start_reply(conv, endpoint, request, "", new_turn=False)
 
     async def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """Every reply worker ends here, whatever happened: one place for the aftermath."""
@@ -303,13 +345,18 @@ class MainScreen(Screen[None]):
         self.app.action_settings()
 
     def action_toggle_sidebar(self) -> None:
-        sidebar = self.query_one(ConversationList)
-        sidebar.display = not sidebar.display
+        pane = self.query_one("#sidebar-pane")
+        pane.display = not pane.display
 
     def action_focus_list(self) -> None:
-        sidebar = self.query_one(ConversationList)
-        sidebar.display = True
-        sidebar.focus()
+        self.query_one("#sidebar-pane").display = True
+        self.query_one(ConversationList).focus()
+
+    def action_focus_messages(self) -> None:
+        focusable = [w for w in self.query_one(ChatView).children if w.can_focus]
+        if focusable:
+            focusable[-1].focus()
+            focusable[-1].scroll_visible(animate=False)
 
     def action_reload(self) -> None:
         self.refresh_list()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from textual.containers import VerticalScroll
 from textual.content import Content
+from textual.widget import Widget
 from textual.widgets import Button, Static
 
 from llama_tui.model import Conversation, Message
@@ -24,12 +25,14 @@ class ChatView(VerticalScroll):
         self._first_shown = 0
 
     async def show(
-        self, conversation: Conversation | None, hint: str = "", live: Message | None = None
+        self, conversation: Conversation | None, hint: str = "", live: Message | None = None,
+        focus_index: int | None = None,
     ) -> ReplySink | None:
         """Show a conversation (newest messages), or an empty-state hint.
 
         `live` is a reply still streaming: it gets an empty streaming view, returned so the
-        caller can replay the text received so far into it.
+        caller can replay the text received so far into it. `focus_index` (a search hit) is
+        mounted, scrolled to and focused.
         """
         self.conversation = conversation
         await self.remove_children()
@@ -42,15 +45,26 @@ class ChatView(VerticalScroll):
             return None
         messages = conversation.messages
         self._first_shown = max(0, len(messages) - PAGE)
+        if focus_index is not None and 0 <= focus_index < self._first_shown:
+            self._first_shown = focus_index
         live_view = AssistantMessage(live, streaming=True) if live is not None else None
         widgets = [live_view if m is live and live_view else message_widget(m)
                    for m in messages[self._first_shown:]]
         if self._first_shown:
             widgets.insert(0, self._earlier_button())
         await self.mount_all(widgets)
+        if focus_index is not None and focus_index >= 0:
+            target = widgets[focus_index - self._first_shown + (1 if self._first_shown else 0)]
+            target.add_class("-match")
+            self.call_after_refresh(self._focus_match, target)
+            return live_view
         self.scroll_end(animate=False, immediate=True)
         self.anchor()
         return live_view
+
+    def _focus_match(self, target: Widget) -> None:
+        target.focus()
+        self.scroll_to_widget(target, animate=False, top=True)
 
     def _earlier_button(self) -> Button:
         return Button(f"▲ {self._first_shown} earlier messages", id="show-earlier",

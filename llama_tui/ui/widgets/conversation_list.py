@@ -31,6 +31,10 @@ class ConversationList(OptionList):
     BINDINGS = [
         Binding("j", "cursor_down", "Down", show=False, id="list-down"),
         Binding("k", "cursor_up", "Up", show=False, id="list-up"),
+        Binding("r", "screen.rename", "Rename", id="rename"),
+        Binding("d,delete", "screen.delete", "Delete", id="delete"),
+        Binding("p", "screen.pin", "Pin", id="pin"),
+        Binding("x", "screen.export", "Export", id="export"),
     ]
 
     class ConversationSelected(Message):
@@ -40,18 +44,35 @@ class ConversationList(OptionList):
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
+        #: Every conversation, and those the title filter lets through (shown).
+        self.all: list[Summary] = []
         self.summaries: list[Summary] = []
+        self.filter_text = ""
         self.generating: set[str] = set()
         self.border_title = "Conversations"
 
     def show(self, summaries: list[Summary], keep: str | None = None) -> None:
         """Replace the items, keeping the highlight on `keep` (a conversation id) if given."""
-        self.summaries = summaries
+        self.all = summaries
+        needle = self.filter_text.casefold()
+        self.summaries = [s for s in summaries if needle in s.title.casefold()] if needle \
+            else summaries
         now = datetime.now(UTC)
         self.set_options(Option(self._prompt(s, now), id=s.id) for s in summaries)
         if keep is not None:
             self.select_id(keep)
-        self.border_subtitle = f"{len(summaries)}"
+        shown = len(self.summaries)
+        self.border_subtitle = f"{shown} of {len(summaries)}" if needle else f"{len(summaries)}"
+
+    def set_filter(self, text: str) -> None:
+        self.filter_text = text.strip()
+        keep = self.highlighted_option.id if self.highlighted_option else None
+        self.show(self.all, keep=keep)
+
+    @property
+    def highlighted_id(self) -> str | None:
+        option = self.highlighted_option
+        return option.id if option else None
 
     def _prompt(self, summary: Summary, now: datetime) -> Text:
         """One line: mark, title cut to fit, relative time at the right edge."""

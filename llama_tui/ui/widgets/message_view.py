@@ -12,8 +12,10 @@ from typing import Protocol
 
 from markdown_it import MarkdownIt
 from markdown_it.rules_core import StateCore
+from textual.binding import Binding
 from textual.containers import Vertical
 from textual.content import Content
+from textual.message import Message as TextualMessage
 from textual.widgets import Markdown, Static
 from textual.widgets.markdown import MarkdownStream
 
@@ -65,20 +67,65 @@ def _parser() -> MarkdownIt:
     return parser
 
 
-class UserMessage(Static):
+#: Keys on any focused message (Textual merges BINDINGS only from widget classes, so each
+#: message class lists these first).
+MESSAGE_BINDINGS = [
+    Binding("c", "request('copy')", "Copy", id="copy-message"),
+    Binding("f", "request('fork')", "Fork here", id="fork-here"),
+    Binding("up,k", "step(-1)", "Previous", id="message-up", show=False),
+    Binding("down,j", "step(1)", "Next", id="message-down", show=False),
+]
+
+
+class MessageActions:
+    """Keys on a focused message. They post `ActionRequested`; the screen does the work."""
+
+    class ActionRequested(TextualMessage):
+        def __init__(self, action: str, message: Message) -> None:
+            super().__init__()
+            self.action = action
+            self.message = message
+
+    message: Message
+
+    def action_request(self, action: str) -> None:
+        self.post_message(MessageActions.ActionRequested(action, self.message))  # type: ignore[attr-defined]
+
+    def action_step(self, step: int) -> None:
+        siblings = [w for w in self.parent.children if w.can_focus]  # type: ignore[attr-defined]
+        index = siblings.index(self) + step  # type: ignore[arg-type]
+        if 0 <= index < len(siblings):
+            siblings[index].focus()
+            siblings[index].scroll_visible(animate=False)
+        elif step > 0:
+            self.post_message(MessageActions.ActionRequested("leave", self.message))  # type: ignore[attr-defined]
+
+
+class UserMessage(MessageActions, Static, can_focus=True):
+    BINDINGS = [*MESSAGE_BINDINGS,
+                Binding("e", "request('edit')", "Edit & resend", id="edit-resend")]
+
     def __init__(self, message: Message) -> None:
         super().__init__(Content(message.content), classes="message -user")
         self.message = message
         self.border_title = "You"
 
 
-class AssistantMessage(Vertical):
+class AssistantMessage(MessageActions, Vertical, can_focus=True):
     """A reply: Markdown body, a stats line, and an error box when it failed."""
+
+    BINDINGS = [
+        *MESSAGE_BINDINGS,
+        Binding("y", "request('copy-code')", "Copy code", id="copy-code"),
+        Binding("r", "request('regenerate')", "Regenerate", id="regenerate"),
+    ]
 
     def __init__(self, message: Message, *, streaming: bool = False) -> None:
         super().__init__(classes="message -assistant")
         self.message = message
-        self.border_title = "Assistant"
+        superseded = bool(message.extra.get("superseded"))
+        self.border_title = "Assistant · earlier version" if superseded else "Assistant"
+        self.set_class(superseded, "-superseded")
         self._body = Markdown(message.content if not streaming else "", open_links=False,
                               parser_factory=_parser)
         self._stream: MarkdownStream | None = None

@@ -1,0 +1,261 @@
+"""Managing conversations and messages from the main screen: rename, delete with undo, pin,
+export, import, search, fork, copy, edit & resend, regenerate.
+
+A mixin of `MainScreen`, kept apart so the screen's streaming logic stays readable. Every
+operation goes through the core (`export`, `search`, the store); widgets only ask.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from textual import on
+from textual.widgets import Input
+
+from llama_tui import paths
+from llama_tui.export import ConversationImportError, fork, message_at, read_import, to_json, to_markdown
+from llama_tui.model import Conversation, Role
+from llama_tui.storage.codec import CodecError
+from llama_tui.storage.store import StoreError
+from llama_tui.ui.widgets.conversation_list import ConversationList
+from llama_tui.ui.widgets.message_view import MessageActions
+
+if TYPE_CHECKING:
+    from llama_tui.ui.screens.main import MainScreen
+
+_FENCE = re.compile(r"^(`{3,}|~{3,})[^\n]*\n(.*?)^\1[ \t]*$", re.M | re.S)
+
+
+def code_blocks(markdown: str) -> list[str]:
+    """The fenced code blocks of a reply, in order."""
+    return [m.group(2) for m in _FENCE.finditer(markdown)]
+
+
+def slug(title: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "-", title).strip("-").lower()[:40] or "conversation"
+
+
+class ManageActions:
+    """Actions on conversations and messages (mixed into MainScreen)."""
+
+    _last_deleted: tuple[Path, str, str] | None = None
+
+    # -- which conversation ----------------------------------------------------------------
+
+    def _target(self: MainScreen) -> Conversation | None:  # type: ignore[misc]
+        """The highlighted conversation when the list has focus, else the one on screen."""
+        sidebar = self.query_one(ConversationList)
+        if sidebar.has_focus and sidebar.highlighted_id:
+            conv_id = sidebar.highlighted_id
+            if self.current is not None and self.current.id == conv_id:
+                return self.current
+            if conv_id in self.jobs:
+                return self.jobs[conv_id][0].conversation
+            try:
+                return self.app.store.load(conv_id)
+            except (CodecError, StoreError) as exc:
+                self.notify(str(exc), severity="error", markup=False)
+                return None
+        if self.current is not None and self.current.messages:
+            return self.current
+        self.notify("No saved conversation selected.")
+        return None
+
+    # -- conversation actions --------------------------------------------------------------
+
+    def action_rename(self: MainScreen) -> None:  # type: ignore[misc]
+        from llama_tui.ui.screens.dialogs import AskScreen
+
+        conv = self._target()
+        if conv is None:
+            return
+
+        async def renamed(title: str | None) -> None:
+            if title:
+                conv.title = " ".join(title.split())
+                await self.app.save(conv)
+                self.refresh_list()
+                if conv is self.current:
+                    await self.open_conversation(conv)
+
+        self.app.push_screen(AskScreen("Rename conversation", conv.title), renamed)
+
+    async def action_delete(self: MainScreen) -> None:  # type: ignore[misc]
+        conv = self._target()
+        if conv is None:
+            return
+        if conv.id in self.jobs:
+            self.notify("Stop the reply first (escape).", severity="warning")
+            return
+        try:
+            trashed = await asyncio.to_thread(self.app.store.delete, conv.id)
+        except OSError as exc:
+            self.notify(f"Could not delete: {exc}", severity="error", markup=False)
+            return
+        self._last_deleted = (trashed, conv.id, conv.title)
+        if self.current is not None and self.current.id == conv.id:
+            await self.open_conversation(None)
+        self.refresh_list()
+        self.notify(f"Deleted {conv.title!r} (moved to the trash). ctrl+z undoes.", markup=False)
+
+    async def action_undo_delete(self: MainScreen) -> None:  # type: ignore[misc]
+        if self._last_deleted is None:
+            self.notify("Nothing to undo.")
+            return
+        trashed, conv_id, title = self._last_deleted
+        try:
+            await asyncio.to_thread(self.app.store.restore, trashed, conv_id)
+        except (OSError, StoreError) as exc:
+            self.notify(f"Could not restore: {exc}", severity="error", markup=False)
+            return
+        self._last_deleted = None
+        self.refresh_list()
+        await self.open_id(conv_id)
+        self.notify(f"Restored {title!r}.", markup=False)
+
+    async def action_empty_trash(self: MainScreen) -> None:  # type: ignore[misc]
+        count = await asyncio.to_thread(self.app.store.empty_trash)
+        self._last_deleted = None
+        self.notify(f"Emptied the trash ({count} conversations deleted for good).")
+
+    async def action_pin(self: MainScreen) -> None:  # type: ignore[misc]
+        conv = self._target()
+        if conv is None:
+            return
+        conv.pinned = not conv.pinned
+        await self.app.save(conv)
+        self.refresh_list()
+        self.notify(("Pinned " if conv.pinned else "Unpinned ") + repr(conv.title), markup=False)
+
+    async def action_export(self: MainScreen) -> None:  # type: ignore[misc]
+        """Markdown and JSON files in the exports folder, and the Markdown on the clipboard."""
+        conv = self._target()
+        if conv is None:
+            return
+        folder = paths.data_dir() / "exports"
+        base = folder / f"{slug(conv.title)}-{conv.id}"
+
+        def write() -> None:
+            folder.mkdir(parents=True, exist_ok=True)
+            base.with_suffix(".md").write_text(to_markdown(conv), "utf-8")
+            base.with_suffix(".json").write_text(to_json(conv), "utf-8")
+
+        try:
+            await asyncio.to_thread(write)
+        except OSError as exc:
+            self.notify(f"Could not export: {exc}", severity="error", markup=False)
+            return
+        self.app.copy_to_clipboard(to_markdown(conv))
+        self.notify(f"Exported to {base}.md and .json; the Markdown is on the clipboard.",
+                    markup=False, timeout=10)
+
+    def action_import(self: MainScreen) -> None:  # type: ignore[misc]
+        from llama_tui.ui.screens.dialogs import AskScreen
+
+        async def chosen(path: str | None) -> None:
+            if not path:
+                return
+            try:
+                conv = await asyncio.to_thread(read_import, Path(path).expanduser())
+            except ConversationImportError as exc:
+                self.notify(str(exc), title="Import failed", severity="error", markup=False)
+                return
+            await self.app.save(conv)
+            self.refresh_list()
+            await self.open_conversation(conv)
+            self.notify(f"Imported {conv.title!r}.", markup=False)
+
+        self.app.push_screen(AskScreen("Import a conversation (a .json export or a llama-tui "
+                                       ".toml file)", placeholder="path"), chosen)
+
+    def action_search(self: MainScreen) -> None:  # type: ignore[misc]
+        from llama_tui.ui.screens.search import SearchScreen
+
+        query = self.query_one("#filter").value  # type: ignore[attr-defined]
+
+        async def opened(hit: Any) -> None:
+            if hit is not None:
+                await self.open_id(hit.conversation_id, focus_index=hit.message_index)
+
+        self.app.push_screen(SearchScreen(query), opened)
+
+    # -- the sidebar filter ----------------------------------------------------------------
+
+    @on(Input.Changed, "#filter")
+    def _filter_changed(self: MainScreen, event: Any) -> None:  # type: ignore[misc]
+        self.query_one(ConversationList).set_filter(event.value)
+
+    @on(Input.Submitted, "#filter")
+    def _filter_submitted(self: MainScreen, event: Any) -> None:  # type: ignore[misc]
+        if event.value.strip():
+            self.action_search()
+        else:
+            self.query_one(ConversationList).focus()
+
+    # -- message actions -------------------------------------------------------------------
+
+    @on(MessageActions.ActionRequested)
+    async def _message_action(self: MainScreen, event: MessageActions.ActionRequested) -> None:  # type: ignore[misc]
+        conv = self.current
+        if conv is None:
+            return
+        message = event.message
+        if event.action == "leave":
+            self.query_one("#prompt").focus()
+        elif event.action == "copy":
+            self.app.copy_to_clipboard(message.content)
+            self.notify("Message copied to the clipboard.")
+        elif event.action == "copy-code":
+            await self._copy_code(message.content)
+        elif event.action == "fork":
+            forked = fork(conv, message_at(conv, message))
+            await self.app.save(forked)
+            self.refresh_list()
+            await self.open_conversation(forked)
+            self.notify(f"Forked into {forked.title!r}.", markup=False)
+        elif event.action == "edit" and message.role == Role.USER:
+            self._edit_and_resend(conv, message)
+        elif event.action == "regenerate":
+            await self.regenerate(conv, message)
+
+    async def _copy_code(self: MainScreen, markdown: str) -> None:  # type: ignore[misc]
+        from llama_tui.ui.screens.dialogs import PickScreen
+
+        blocks = code_blocks(markdown)
+        if not blocks:
+            self.notify("This message has no code block.")
+            return
+        if len(blocks) == 1:
+            self.app.copy_to_clipboard(blocks[0])
+            self.notify("Code block copied to the clipboard.")
+            return
+
+        def picked(index: int | None) -> None:
+            if index is not None:
+                self.app.copy_to_clipboard(blocks[index])
+                self.notify(f"Code block {index + 1} copied to the clipboard.")
+
+        previews = [f"{i + 1}. {(b.strip().splitlines() or [''])[0][:70]}"
+                    for i, b in enumerate(blocks)]
+        self.app.push_screen(PickScreen("Which code block?", previews), picked)
+
+    def _edit_and_resend(self: MainScreen, conv: Conversation, message: Any) -> None:  # type: ignore[misc]
+        """Edit a user message: a fork with the history before it, then the edited text is sent
+        there (the original conversation stays as it was)."""
+        from llama_tui.ui.screens.dialogs import AskScreen
+
+        index = message_at(conv, message)
+
+        async def edited(text: str | None) -> None:
+            if not text:
+                return
+            forked = fork(conv, index - 1)
+            await self.app.save(forked)
+            await self.open_conversation(forked)
+            await self.send(text)
+
+        self.app.push_screen(AskScreen("Edit and resend (in a fork of this conversation)",
+                                       message.content, multiline=True), edited)

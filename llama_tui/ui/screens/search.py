@@ -1,0 +1,90 @@
+"""Full-text search across every conversation: type, see one line per hit with a snippet,
+Enter opens the conversation scrolled to the matching message."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.content import Content
+from textual.screen import ModalScreen
+from textual.widgets import Input, OptionList, Static
+from textual.widgets.option_list import Option
+
+from llama_tui.sanitize import sanitize
+from llama_tui.search import Hit, search
+
+if TYPE_CHECKING:
+    from llama_tui.ui.app import LlamaApp
+
+
+class SearchScreen(ModalScreen[Hit | None]):
+    BINDINGS = [
+        Binding("escape", "dismiss(None)", "Close", id="close-search"),
+        Binding("down", "focus_results", "Results", id="search-results", show=False),
+    ]
+
+    app: LlamaApp
+
+    def __init__(self, query: str = "") -> None:
+        super().__init__(classes="dialog-screen")
+        self.initial = query
+        self.hits: list[Hit] = []
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog -wide"):
+            yield Static("Search all messages", classes="dialog-title")
+            yield Input(self.initial, placeholder="words to find", id="search-input",
+                        compact=True)
+            yield Static("", id="search-summary")
+            yield OptionList(id="search-hits")
+
+    def on_mount(self) -> None:
+        self.query_one("#search-input", Input).focus()
+        if self.initial.strip():
+            self.run_search(self.initial)
+
+    @on(Input.Changed, "#search-input")
+    def _changed(self, event: Input.Changed) -> None:
+        self.run_search(event.value)
+
+    @on(Input.Submitted, "#search-input")
+    def _submitted(self) -> None:
+        self.action_focus_results()
+
+    def action_focus_results(self) -> None:
+        hits = self.query_one("#search-hits", OptionList)
+        if hits.option_count:
+            hits.focus()
+            hits.highlighted = hits.highlighted or 0
+
+    @work(exclusive=True, group="search")
+    async def run_search(self, query: str) -> None:
+        await asyncio.sleep(0.15)  # debounce: only the last keystroke's query runs
+        summaries = self.app.store.scan()[0]
+        started = asyncio.get_running_loop().time()
+        hits = await asyncio.to_thread(search, summaries, query)
+        elapsed = asyncio.get_running_loop().time() - started
+        self.hits = hits
+        options = []
+        for hit in hits:
+            line = Text(no_wrap=True, overflow="ellipsis")
+            line.append(sanitize(hit.title), style="bold")
+            line.append("  ")
+            line.append(sanitize(hit.snippet) if hit.message_index >= 0 else "(title)",
+                        style="dim" if hit.message_index < 0 else "")
+            options.append(Option(line))
+        self.query_one("#search-hits", OptionList).set_options(options)
+        more = " (first 200)" if len(hits) >= 200 else ""
+        summary = f"{len(hits)} matches{more} in {len(summaries)} conversations, {elapsed * 1000:.0f} ms" \
+            if query.strip() else ""
+        self.query_one("#search-summary", Static).update(Content(summary))
+
+    @on(OptionList.OptionSelected, "#search-hits")
+    def _chosen(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(self.hits[event.option_index])

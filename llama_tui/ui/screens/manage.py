@@ -12,7 +12,6 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from textual import on
 from textual.widgets import Input
 
 from llama_tui import paths
@@ -149,8 +148,9 @@ class ManageActions:
             self.notify(f"Could not export: {exc}", severity="error", markup=False)
             return
         self.app.copy_to_clipboard(to_markdown(conv))
-        self.notify(f"Exported to {base}.md and .json; the Markdown is on the clipboard.",
-                    markup=False, timeout=10)
+        self.notify(
+            f"Exported to {base}.md and .json; the Markdown is on the clipboard.", markup=False, timeout=10
+        )
 
     def action_import(self: MainScreen) -> None:  # type: ignore[misc]
         from llama_tui.ui.screens.dialogs import AskScreen
@@ -168,8 +168,10 @@ class ManageActions:
             await self.open_conversation(conv)
             self.notify(f"Imported {conv.title!r}.", markup=False)
 
-        self.app.push_screen(AskScreen("Import a conversation (a .json export or a llama-tui "
-                                       ".toml file)", placeholder="path"), chosen)
+        self.app.push_screen(
+            AskScreen("Import a conversation (a .json export or a llama-tui .toml file)", placeholder="path"),
+            chosen,
+        )
 
     def action_search(self: MainScreen) -> None:  # type: ignore[misc]
         from llama_tui.ui.screens.search import SearchScreen
@@ -184,12 +186,15 @@ class ManageActions:
 
     # -- the sidebar filter ----------------------------------------------------------------
 
-    @on(Input.Changed, "#filter")
-    def _filter_changed(self: MainScreen, event: Any) -> None:  # type: ignore[misc]
-        self.query_one(ConversationList).set_filter(event.value)
+    # (Handlers here use naming-convention names: `@on` only registers in widget classes.)
 
-    @on(Input.Submitted, "#filter")
-    def _filter_submitted(self: MainScreen, event: Any) -> None:  # type: ignore[misc]
+    def on_input_changed(self: MainScreen, event: Input.Changed) -> None:  # type: ignore[misc]
+        if event.input.id == "filter":
+            self.query_one(ConversationList).set_filter(event.value)
+
+    def on_input_submitted(self: MainScreen, event: Input.Submitted) -> None:  # type: ignore[misc]
+        if event.input.id != "filter":
+            return
         if event.value.strip():
             self.action_search()
         else:
@@ -197,8 +202,9 @@ class ManageActions:
 
     # -- message actions -------------------------------------------------------------------
 
-    @on(MessageActions.ActionRequested)
-    async def _message_action(self: MainScreen, event: MessageActions.ActionRequested) -> None:  # type: ignore[misc]
+    async def on_message_actions_action_requested(
+        self: MainScreen, event: MessageActions.ActionRequested
+    ) -> None:  # type: ignore[misc]
         conv = self.current
         if conv is None:
             return
@@ -238,8 +244,7 @@ class ManageActions:
                 self.app.copy_to_clipboard(blocks[index])
                 self.notify(f"Code block {index + 1} copied to the clipboard.")
 
-        previews = [f"{i + 1}. {(b.strip().splitlines() or [''])[0][:70]}"
-                    for i, b in enumerate(blocks)]
+        previews = [f"{i + 1}. {(b.strip().splitlines() or [''])[0][:70]}" for i, b in enumerate(blocks)]
         self.app.push_screen(PickScreen("Which code block?", previews), picked)
 
     def _edit_and_resend(self: MainScreen, conv: Conversation, message: Any) -> None:  # type: ignore[misc]
@@ -257,5 +262,7 @@ class ManageActions:
             await self.open_conversation(forked)
             await self.send(text)
 
-        self.app.push_screen(AskScreen("Edit and resend (in a fork of this conversation)",
-                                       message.content, multiline=True), edited)
+        self.app.push_screen(
+            AskScreen("Edit and resend (in a fork of this conversation)", message.content, multiline=True),
+            edited,
+        )

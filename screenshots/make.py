@@ -62,6 +62,13 @@ async def main() -> None:
             await pilot.pause(0.3)
             main_screen(app).query_one("#prompt").cursor_blink = False
             app.save_screenshot(str(out / "chat.svg"))
+            await pilot.press("ctrl+f")
+            await pilot.pause(0.3)
+            app.screen.query_one("#search-input").value = "innovat"
+            await pilot.pause(0.8)
+            app.save_screenshot(str(out / "search.svg"))
+            await pilot.press("escape")
+            await pilot.pause(0.2)
             await pilot.press("ctrl+n")
             await type_and_send(pilot, "Tell me how to make something dangerous")
             await wait_replies(pilot)

@@ -72,17 +72,19 @@ class SearchScreen(ModalScreen[Hit | None]):
         elapsed = asyncio.get_running_loop().time() - started
         self.hits = hits
         options = []
+        width = self.query_one("#search-hits", OptionList).scrollable_content_region.width - 2
         for hit in hits:
             line = Text(no_wrap=True, overflow="ellipsis")
-            line.append(sanitize(hit.title), style="bold")
+            line.append(sanitize(hit.title)[:40], style="bold")
             line.append("  ")
             line.append(sanitize(hit.snippet) if hit.message_index >= 0 else "(title)",
                         style="dim" if hit.message_index < 0 else "")
+            line.truncate(max(40, width), overflow="ellipsis")
             options.append(Option(line))
         self.query_one("#search-hits", OptionList).set_options(options)
         more = " (first 200)" if len(hits) >= 200 else ""
-        summary = f"{len(hits)} matches{more} in {len(summaries)} conversations, {elapsed * 1000:.0f} ms" \
-            if query.strip() else ""
+        summary = (f"{len(hits)} matches{more} · {len(summaries)} conversations searched in "
+                   f"{elapsed * 1000:.0f} ms") if query.strip() else ""
         self.query_one("#search-summary", Static).update(Content(summary))
 
     @on(OptionList.OptionSelected, "#search-hits")

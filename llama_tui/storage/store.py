@@ -12,9 +12,10 @@ import codecs
 import json
 import logging
 import os
+import re
 import shutil
 import tomllib
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -76,12 +77,20 @@ class ConversationStore:
 
     def scan(self) -> tuple[list[Summary], list[Problem]]:
         """All conversations, pinned first then newest first, and the files that were skipped."""
+        summaries, problems, _ = self.scan_newest(None)
+        return summaries, problems
+
+    def scan_newest(self, limit: int | None) -> tuple[list[Summary], list[Problem], bool]:
+        """Like `scan`, but parses at most `limit` files missing from the index (the most
+        recently modified ones); returns whether the listing is complete. A cold start with
+        thousands of new files shows the newest at once and the rest after a full `scan`."""
         self.directory.mkdir(parents=True, exist_ok=True)
         cleanup_temp_files(self.directory)
         cache = self._read_index()
         fresh: dict[str, Any] = {}
         summaries: list[Summary] = []
         problems: list[Problem] = []
+        misses: list[tuple[str, list[int]]] = []
         for entry in os.scandir(self.directory):
             if not entry.name.endswith(".toml") or entry.name.startswith("."):
                 continue
@@ -91,22 +100,28 @@ class ConversationStore:
                 continue
             key = [st.st_mtime_ns, st.st_size]
             cached = cache.get(entry.name)
-            path = Path(entry.path)
-            summary = _cached_summary(cached, key, path)
+            summary = _cached_summary(cached, key, self.directory, entry.name)
             if summary is None:
-                try:
-                    summary = read_summary(path)
-                except (codec.CodecError, OSError, UnicodeDecodeError) as exc:
-                    problems.append(Problem(path, _describe(exc)))
-                    continue
-            fresh[entry.name] = [*key, _summary_to_json(summary)]
+                misses.append((entry.name, key))
+                continue
+            fresh[entry.name] = cached
             summaries.append(summary)
-            self._paths[summary.id] = path
-        if fresh != cache:
+        misses.sort(key=lambda miss: miss[1][0], reverse=True)
+        complete = limit is None or len(misses) <= limit
+        for name, key in misses if limit is None else misses[:limit]:
+            path = self.directory / name
+            try:
+                summary = read_summary(path)
+            except (codec.CodecError, OSError, UnicodeDecodeError) as exc:
+                problems.append(Problem(path, _describe(exc)))
+                continue
+            fresh[name] = [*key, _summary_to_json(summary)]
+            summaries.append(summary)
+        for summary in summaries:
+            self._paths[summary.id] = summary.path
+        if complete and fresh != cache:
             self._write_index(fresh)
-        summaries.sort(key=lambda s: s.updated_at, reverse=True)
-        summaries.sort(key=lambda s: not s.pinned)
-        return summaries, problems
+        return sort_summaries(summaries), problems, complete
 
     def _read_index(self) -> dict[str, Any]:
         try:
@@ -213,6 +228,10 @@ class ConversationStore:
             count += 1
         return count
 
+    def summary_of(self, conv: Conversation) -> Summary:
+        """The list entry for a conversation this process just saved (no rescan needed)."""
+        return summarize(conv, self.path_for(conv.id))
+
     def latest(self) -> Summary | None:
         summaries, _ = self.scan()
         return max(summaries, key=lambda s: s.updated_at, default=None)
@@ -229,12 +248,14 @@ def read_summary(path: Path) -> Summary:
     cut = text.find("\n[")
     data: dict[str, Any] | None = None
     if cut >= 0:
-        try:
-            # Top-level keys must precede every table, so the prefix holds all of them. A cut
-            # inside a multi-line string leaves it unterminated: a parse error, then full parse.
-            data = tomllib.loads(text[:cut])
-        except tomllib.TOMLDecodeError:
-            data = None
+        # Top-level keys must precede every table, so the prefix holds all of them. A cut
+        # inside a multi-line string leaves it unterminated: a parse error, then full parse.
+        data = fast_header(text[:cut])
+        if data is None:
+            try:
+                data = tomllib.loads(text[:cut])
+            except tomllib.TOMLDecodeError:
+                data = None
     if data is None or ("id" not in data and "title" not in data):
         full = head if whole else path.read_bytes()
         try:
@@ -243,23 +264,75 @@ def read_summary(path: Path) -> Summary:
             raise codec.CodecError(f"not valid TOML: {exc}") from None
     conv = codec.decode({k: v for k, v in data.items() if k not in ("messages", "params")},
                         fallback_id=path.stem)
+    return summarize(conv, path)
+
+
+def _summary_to_json(s: Summary) -> dict[str, Any]:
+    return {"id": s.id, "title": s.title, "mode": s.mode, "pinned": s.pinned,
+            "created_at": s.created_at.isoformat(), "updated_at": s.updated_at.isoformat()}
+
+
+_LINE = re.compile(r"([A-Za-z0-9_-]+) = (.*)")
+_DATETIME = re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)?")
+_INT = re.compile(r"[+-]?\d+")
+
+
+def fast_header(text: str) -> dict[str, Any] | None:
+    """Read `key = value` lines of the simple shapes tomli_w writes (basic strings, integers,
+    booleans, date-times) without a TOML parser; None for anything else (the caller then
+    parses with tomllib). Listing 10,000 cold files is dominated by this, hence the shortcut."""
+    data: dict[str, Any] = {}
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        match = _LINE.fullmatch(line)
+        if match is None:
+            return None
+        key, value = match.groups()
+        if key in data:
+            return None
+        if value.startswith('"') and not value.startswith('"""'):
+            if "\\U" in value or not value.endswith('"') or len(value) < 2:
+                return None
+            try:
+                parsed = json.loads(value)
+            except ValueError:
+                return None
+            if not isinstance(parsed, str):
+                return None
+            data[key] = parsed
+        elif value in ("true", "false"):
+            data[key] = value == "true"
+        elif _INT.fullmatch(value):
+            data[key] = int(value)
+        elif _DATETIME.fullmatch(value):
+            try:
+                data[key] = datetime.fromisoformat(value)
+            except ValueError:
+                return None
+        else:
+            return None
+    return data
+
+
+def sort_summaries(summaries: list[Summary]) -> list[Summary]:
+    """Pinned first, then the most recently updated first."""
+    summaries.sort(key=lambda s: s.updated_at, reverse=True)
+    summaries.sort(key=lambda s: not s.pinned)
+    return summaries
+
+
+def summarize(conv: Conversation, path: Path) -> Summary:
     return Summary(conv.id, conv.title or "Untitled", conv.created_at, conv.updated_at, path,
                    conv.mode, conv.pinned)
 
 
-def _summary_to_json(s: Summary) -> dict[str, Any]:
-    data = asdict(s)
-    data.pop("path")
-    data["created_at"] = s.created_at.isoformat()
-    data["updated_at"] = s.updated_at.isoformat()
-    return data
-
-
-def _cached_summary(cached: Any, key: list[int], path: Path) -> Summary | None:
+def _cached_summary(cached: Any, key: list[int], folder: Path, name: str) -> Summary | None:
     if not isinstance(cached, list) or len(cached) != 3 or cached[:2] != key:
         return None
     try:
-        return _summary_from_json(cached[2], path)
+        return _summary_from_json(cached[2], folder / name)
     except (KeyError, TypeError, ValueError):
         return None
 

@@ -34,7 +34,7 @@ from llama_tui.session import (
     start_conversation,
 )
 from llama_tui.storage.codec import CodecError
-from llama_tui.storage.store import StoreError
+from llama_tui.storage.store import Problem, StoreError, Summary
 from llama_tui.ui.replies import ReplyJob, run_reply
 from llama_tui.ui.screens.manage import ManageActions
 from llama_tui.ui.widgets.chat_view import ChatView
@@ -45,6 +45,9 @@ from llama_tui.ui.widgets.prompt_input import PromptInput
 if TYPE_CHECKING:
     from llama_tui.ui.app import LlamaApp
     from llama_tui.ui.screens.dialogs import ParamsResult
+
+#: On a cold start, this many of the newest unindexed files are read before the first paint.
+FIRST_PAINT_FILES = 200
 
 EMPTY_HINT = (
     "New conversation. Type below and press Enter to send; ctrl+j inserts a newline.\n"
@@ -90,15 +93,34 @@ class MainScreen(ManageActions, Screen[None]):
         yield Footer()
 
     async def on_mount(self) -> None:
-        self.refresh_list()
+        self.refresh_list(first=FIRST_PAINT_FILES)
         await self.open_conversation(None)
         self.set_interval(0.5, self.update_status)
         self.query_one(PromptInput).focus()
 
     # -- list -------------------------------------------------------------------------------
 
-    def refresh_list(self) -> None:
-        summaries, problems = self.app.store.scan()
+    def refresh_list(self, first: int | None = None) -> None:
+        """Rescan the folder. With `first`, files missing from the index beyond the `first`
+        newest are read in a background thread and the list fills in when they are."""
+        summaries, problems, complete = self.app.store.scan_newest(first)
+        self._show_scan(summaries, problems)
+        if not complete:
+            self.run_worker(self._finish_scan(), group="scan", exclusive=True)
+
+    async def _finish_scan(self) -> None:
+        summaries, problems = await asyncio.to_thread(self.app.store.scan)
+        self._show_scan(summaries, problems)
+
+    def upsert(self, conv: Conversation) -> None:
+        """Show a conversation this screen just saved in its place in the list (no rescan)."""
+        if conv.messages:
+            sidebar = self.query_one(ConversationList)
+            sidebar.upsert(self.app.store.summary_of(conv))
+            if conv is self.current:
+                sidebar.select_id(conv.id)
+
+    def _show_scan(self, summaries: list[Summary], problems: list[Problem]) -> None:
         for problem in problems:
             if str(problem.path) not in self.app.reported_problems:
                 self.app.reported_problems.add(str(problem.path))
@@ -136,6 +158,8 @@ class MainScreen(ManageActions, Screen[None]):
         for job, _ in self.jobs.values():
             job.view = None
         self.current = conv
+        if conv is not None:
+            self.query_one(ConversationList).select_id(conv.id)
         job = self.jobs[conv.id][0] if conv is not None and conv.id in self.jobs else None
         view = await self.query_one(ChatView).show(conv, EMPTY_HINT, job.message if job else None,
                                                    focus_index=focus_index)
@@ -221,8 +245,8 @@ class MainScreen(ManageActions, Screen[None]):
                                            self.app.save),
                                  name=conv.id, group="replies", exit_on_error=False)
         self.jobs[conv.id] = (job, worker)
-        self.query_one(ConversationList).generating.add(conv.id)
-        self.refresh_list()
+        self.query_one(ConversationList).set_generating(conv.id, True)
+        self.upsert(conv)
         self.update_status()
 
     async def regenerate(self, conv: Conversation, message: Message) -> None:
@@ -254,8 +278,9 @@ class MainScreen(ManageActions, Screen[None]):
         held = self.jobs.pop(conv_id, None)
         if held is not None and held[0].record is not None:
             self.app.remember_request(held[0])
-        self.query_one(ConversationList).generating.discard(conv_id)
-        self.refresh_list()
+        self.query_one(ConversationList).set_generating(conv_id, False)
+        if held is not None:
+            self.upsert(held[0].conversation)
         self.update_status()
         if held is None:
             return
@@ -373,17 +398,19 @@ class MainScreen(ManageActions, Screen[None]):
             parts.append("no endpoint (F2)")
         conv = self.current
         k = conv.params.memory_window if conv else self.app.config.memory_window
-        if conv is not None and conv.mode == "completion":
-            parts.append("completion document")
-        else:
-            carried = next_request_size(conv, k, self.app.config.system_prompt)
-            memory = "all" if k is None else f"last {k}"
-            parts.append(f"memory: {memory} · next request: {carried} messages")
         if conv is not None and conv.id in self.jobs:
             job = self.jobs[conv.id][0]
             rate = job.live_rate()
             parts.append(f"streaming · {len(job.parts)} tokens"
-                         + (f" · {rate:.1f} tok/s" if rate else ""))
-        elif len(self.jobs):
-            parts.append(f"{len(self.jobs)} streaming elsewhere")
+                         + (f" · {rate:.1f} tok/s" if rate else "") + " · escape stops")
+        elif conv is not None and conv.mode == "completion":
+            parts.append("completion document · ctrl+g continues")
+        else:
+            carried = next_request_size(conv, k, self.app.config.system_prompt)
+            memory = "all" if k is None else f"last {k}"
+            plural = "" if carried == 1 else "s"
+            parts.append(f"memory: {memory} · next request: {carried} message{plural}")
+        others = len(self.jobs) - (1 if conv is not None and conv.id in self.jobs else 0)
+        if others:
+            parts.append(f"{others} streaming elsewhere")
         self.query_one("#status", Static).update(Content("  ·  ".join(parts)))

@@ -76,7 +76,7 @@ class ManageActions:
             if title:
                 conv.title = " ".join(title.split())
                 await self.app.save(conv)
-                self.refresh_list()
+                self.upsert(conv)
                 if conv is self.current:
                     await self.open_conversation(conv)
 
@@ -126,7 +126,7 @@ class ManageActions:
             return
         conv.pinned = not conv.pinned
         await self.app.save(conv)
-        self.refresh_list()
+        self.upsert(conv)
         self.notify(("Pinned " if conv.pinned else "Unpinned ") + repr(conv.title), markup=False)
 
     async def action_export(self: MainScreen) -> None:  # type: ignore[misc]
@@ -164,7 +164,7 @@ class ManageActions:
                 self.notify(str(exc), title="Import failed", severity="error", markup=False)
                 return
             await self.app.save(conv)
-            self.refresh_list()
+            self.upsert(conv)
             await self.open_conversation(conv)
             self.notify(f"Imported {conv.title!r}.", markup=False)
 
@@ -219,7 +219,7 @@ class ManageActions:
         elif event.action == "fork":
             forked = fork(conv, message_at(conv, message))
             await self.app.save(forked)
-            self.refresh_list()
+            self.upsert(forked)
             await self.open_conversation(forked)
             self.notify(f"Forked into {forked.title!r}.", markup=False)
         elif event.action == "edit" and message.role == Role.USER:

@@ -15,7 +15,9 @@ from llama_tui.model import Conversation, Message
 from llama_tui.ui.widgets.completion_view import CompletionDocument
 from llama_tui.ui.widgets.message_view import AssistantMessage, ReplySink, message_widget
 
-PAGE = 40
+PAGE = 16
+#: Messages mounted before the first paint of a conversation (the rest follow at once).
+FIRST_SCREEN = 4
 
 
 class ChatView(VerticalScroll):
@@ -23,6 +25,7 @@ class ChatView(VerticalScroll):
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.conversation: Conversation | None = None
         self._first_shown = 0
+        self._generation = 0
 
     async def show(
         self, conversation: Conversation | None, hint: str = "", live: Message | None = None,
@@ -35,6 +38,7 @@ class ChatView(VerticalScroll):
         mounted, scrolled to and focused.
         """
         self.conversation = conversation
+        self._generation += 1
         await self.remove_children()
         if conversation is not None and conversation.mode == "completion":
             document = CompletionDocument("".join(m.content for m in conversation.messages))
@@ -52,6 +56,11 @@ class ChatView(VerticalScroll):
                    for m in messages[self._first_shown:]]
         if self._first_shown:
             widgets.insert(0, self._earlier_button())
+        if focus_index is None or focus_index < 0:
+            # What fits on screen first; the rest right after the first paint.
+            older, widgets = widgets[:-FIRST_SCREEN], widgets[-FIRST_SCREEN:]
+            if older:
+                self.call_after_refresh(self._mount_older, self._generation, older, widgets[0])
         await self.mount_all(widgets)
         if focus_index is not None and focus_index >= 0:
             target = widgets[focus_index - self._first_shown + (1 if self._first_shown else 0)]
@@ -61,6 +70,10 @@ class ChatView(VerticalScroll):
         self.scroll_end(animate=False, immediate=True)
         self.anchor()
         return live_view
+
+    async def _mount_older(self, generation: int, older: list[Widget], first: Widget) -> None:
+        if generation == self._generation and first.parent is self:
+            await self.mount_all(older, before=first)
 
     def _focus_match(self, target: Widget) -> None:
         target.focus()

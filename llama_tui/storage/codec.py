@@ -30,6 +30,13 @@ _CONV_KEYS = {"schema_version", "id", "title", "created_at", "updated_at", "mode
               "system", "params", "messages", "pinned"}
 _MSG_KEYS = {"role", "content", "created_at", "finish_reason", "error", "usage", "stats"}
 _PARAM_KEYS = {f.name for f in fields(ConversationParams)}
+#: The types of the known keys of `[messages.stats]` and `[messages.usage]`: a file with a
+#: string where a number belongs is refused here rather than crashing the view that formats it.
+_SUB_TYPES: dict[str, dict[str, type | tuple[type, ...]]] = {
+    "stats": {"ttft_ms": int, "tokens": int, "tokens_per_s": (int, float), "request_id": str,
+              "duration_ms": int},
+    "usage": {"prompt_tokens": int, "completion_tokens": int, "total_tokens": int},
+}
 
 
 class CodecError(ValueError):
@@ -56,9 +63,14 @@ def _as_datetime(value: Any, key: str) -> datetime:
 
 def _expect(value: Any, types: type | tuple[type, ...], key: str) -> Any:
     if not isinstance(value, types) or (isinstance(value, bool) and types in (int, (int, float))):
-        raise CodecError(f"{key}: expected {getattr(types, '__name__', types)}, "
-                         f"got {type(value).__name__}")
+        names = " or ".join(_TYPE_WORDS.get(t, t.__name__)
+                            for t in (types if isinstance(types, tuple) else (types,)))
+        raise CodecError(f"{key}: expected {names}, got {_TYPE_WORDS.get(type(value), type(value).__name__)}")
     return value
+
+
+_TYPE_WORDS: dict[type, str] = {dict: "a table", list: "an array", str: "a string",
+                                int: "an integer", float: "a number", bool: "true or false"}
 
 
 def _decode_params(table: Any) -> ConversationParams:
@@ -91,23 +103,25 @@ def _decode_message(index: int, table: Any, fallback_time: datetime) -> Message:
         raise CodecError(f"{where}.role: expected system, user or assistant, "
                          f"got {table.get('role')!r}") from None
     content = _expect(table.get("content", ""), str, f"{where}.content")
-    created = table.get("created_at")
     message = Message(
         role=role,
         content=content,
-        created_at=_as_datetime(created, f"{where}.created_at") if created else fallback_time,
+        created_at=_as_datetime(table["created_at"], f"{where}.created_at")
+        if "created_at" in table else fallback_time,
         finish_reason=_expect(table["finish_reason"], str, f"{where}.finish_reason")
         if "finish_reason" in table else None,
         error=_expect(table["error"], str, f"{where}.error") if "error" in table else None,
         extra={k: v for k, v in table.items() if k not in _MSG_KEYS},
     )
     for name, kind in (("usage", Usage), ("stats", Stats)):
-        sub = table.get(name)
-        if not isinstance(sub, dict):
+        if name not in table:
             continue
-        known = {f.name for f in fields(kind)}
-        setattr(message, name, kind(**{k: v for k, v in sub.items() if k in known}))
-        if unknown := {k: v for k, v in sub.items() if k not in known}:
+        sub = _expect(table[name], dict, f"{where}.{name}")
+        types = _SUB_TYPES[name]
+        for key in types.keys() & sub.keys():
+            _expect(sub[key], types[key], f"{where}.{name}.{key}")
+        setattr(message, name, kind(**{k: v for k, v in sub.items() if k in types}))
+        if unknown := {k: v for k, v in sub.items() if k not in types}:
             message.extra_tables[name] = unknown
     return message
 
@@ -115,8 +129,8 @@ def _decode_message(index: int, table: Any, fallback_time: datetime) -> Message:
 def decode(data: dict[str, Any], *, fallback_id: str | None = None) -> Conversation:
     """A `Conversation` from a parsed TOML document. Raises `CodecError`."""
     version = data.get("schema_version", SCHEMA_VERSION)
-    if not isinstance(version, int) or isinstance(version, bool):
-        raise CodecError(f"schema_version: expected an integer, got {version!r}")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise CodecError(f"schema_version: expected an integer from 1, got {version!r}")
     if version > SCHEMA_VERSION:
         raise FutureSchemaError(
             f"schema_version {version} is newer than this llama-tui understands "
@@ -142,7 +156,7 @@ def decode(data: dict[str, Any], *, fallback_id: str | None = None) -> Conversat
         params=_decode_params(data.get("params", {})),
         extra_tables=_unknown_params(data.get("params", {})),
         messages=[_decode_message(i, m, created) for i, m in enumerate(messages_raw)],
-        pinned=bool(data.get("pinned", False)),
+        pinned=_expect(data.get("pinned", False), bool, "pinned"),
         extra={k: v for k, v in data.items() if k not in _CONV_KEYS},
     )
     return conv
@@ -210,11 +224,37 @@ def _has_cr(value: Any) -> bool:
     return False
 
 
+def _surrogate_at(value: Any, where: str) -> str | None:
+    """Where a lone surrogate hides in `value` (a key path), if anywhere."""
+    if isinstance(value, str):
+        hit = next((c for c in value if 0xD800 <= ord(c) <= 0xDFFF), None)
+        return f"{where} (U+{ord(hit):04X})" if hit else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found = _surrogate_at(key, f"{where}.<key>") or _surrogate_at(item, f"{where}.{key}")
+            if found:
+                return found
+    if isinstance(value, list):
+        for i, item in enumerate(value):
+            if found := _surrogate_at(item, f"{where}[{i}]"):
+                return found
+    return None
+
+
 def dumps(conv: Conversation) -> str:
+    """The file's text. Raises `CodecError` for what TOML cannot hold: a lone surrogate (say,
+    from bytes decoded with `surrogateescape`) is not Unicode text, and replacing it silently
+    would change the conversation."""
     try:
         data = encode(conv)
         # tomli_w turns "\r\n" into "\n" inside multi-line strings: escape every newline
         # instead when some text holds a carriage return, so content stays byte-exact.
-        return tomli_w.dumps(data, multiline_strings=not _has_cr(data))
+        text = tomli_w.dumps(data, multiline_strings=not _has_cr(data))
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        where = (_surrogate_at(data, "conversation") or "some text").removeprefix("conversation.")
+        raise CodecError(f"cannot write conversation {conv.id}: {where} holds a lone "
+                         "surrogate, which is not text a file can store") from None
     except (TypeError, ValueError) as exc:
         raise CodecError(f"cannot write conversation {conv.id}: {exc}") from None
+    return text

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
-from rich.text import Text
+from rich.style import Style
 from textual import events
 from textual.binding import Binding
 from textual.geometry import Size
@@ -139,17 +140,23 @@ class ConversationList(ScrollView, can_focus=True):
         if index == self.highlighted:
             style = base + self.get_component_rich_style("conversation-list--cursor")
         mark = "● " if summary.id in self.generating else ("▪ " if summary.pinned else "")
-        when = " " + relative_time(summary.updated_at)
-        line = Text(no_wrap=True, overflow="ellipsis")
-        line.append(" ")
-        line.append(mark, style=self.get_component_rich_style("conversation-list--mark"))
-        line.append(sanitize(" ".join(summary.title.split())) or "Untitled")
-        line.truncate(max(1, width - len(when) - 1), overflow="ellipsis", pad=True)
-        line.append(when, style=self.get_component_rich_style("conversation-list--time"))
-        line.append(" ")
-        segments = [Segment(seg.text, style + seg.style if seg.style else style)
-                    for seg in line.render(self.app.console)]
+        when = " " + relative_time(summary.updated_at) + " "
+        title = sanitize(" ".join(summary.title.split())) or "Untitled"
+        room = max(1, width - 1 - cell_len(mark) - cell_len(when))
+        if cell_len(title) > room:
+            title = set_cell_size(title, room - 1) + "…"
+        segments = [
+            Segment(" ", style),
+            Segment(mark, style + self._color("conversation-list--mark")),
+            Segment(set_cell_size(title, room), style),
+            Segment(when, style + self._color("conversation-list--time")),
+        ]
         return Strip(segments).adjust_cell_length(width, style)
+
+    def _color(self, component: str) -> Style:
+        """A component's colour and text style, without its background (rows keep theirs)."""
+        full = self.get_component_rich_style(component)
+        return Style(color=full.color, bold=full.bold)
 
     def watch_highlighted(self, old: int | None, new: int | None) -> None:
         if new is not None:

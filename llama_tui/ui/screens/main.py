@@ -55,6 +55,10 @@ EMPTY_HINT = (
 )
 
 
+class FilterInput(Input):
+    BINDINGS = [Binding("down", "screen.focus_rows", "Rows", id="filter-to-rows", show=False)]
+
+
 class MainScreen(ManageActions, Screen[None]):
     BINDINGS = [
         Binding("ctrl+n", "new_chat", "New chat", id="new-chat"),
@@ -82,8 +86,8 @@ class MainScreen(ManageActions, Screen[None]):
     def compose(self) -> ComposeResult:
         with Horizontal():
             with Vertical(id="sidebar-pane"):
-                yield Input(placeholder="filter titles · Enter: search messages", id="filter",
-                            compact=True)
+                yield FilterInput(placeholder="filter titles · Enter: search messages",
+                                  id="filter", compact=True)
                 yield ConversationList(id="sidebar")
             with Vertical(id="chat"):
                 yield Static("", id="chat-title")
@@ -374,8 +378,15 @@ class MainScreen(ManageActions, Screen[None]):
         pane.display = not pane.display
 
     def action_focus_list(self) -> None:
+        """ctrl+l: the title filter (↓ goes on to the rows)."""
         self.query_one("#sidebar-pane").display = True
-        self.query_one(ConversationList).focus()
+        self.query_one(FilterInput).focus()
+
+    def action_focus_rows(self) -> None:
+        sidebar = self.query_one(ConversationList)
+        sidebar.focus()
+        if sidebar.highlighted is None and sidebar.summaries:
+            sidebar.highlighted = 0
 
     def action_focus_messages(self) -> None:
         focusable = [w for w in self.query_one(ChatView).children if w.can_focus]

@@ -86,7 +86,7 @@ class ConversationList(ScrollView, can_focus=True):
         needle = self.filter_text.casefold()
         self.summaries = [s for s in summaries if needle in s.title.casefold()] if needle \
             else summaries
-        self.virtual_size = Size(self.size.width, len(self.summaries))
+        self.virtual_size = Size(self.scrollable_content_region.width, len(self.summaries))
         self.highlighted = self._index_of(keep) if keep else (
             None if self.highlighted is None else min(self.highlighted, len(self.summaries) - 1)
             if self.summaries else None)
@@ -172,7 +172,7 @@ class ConversationList(ScrollView, can_focus=True):
             self.scroll_to(y=index - height + 1, animate=False)
 
     def on_resize(self) -> None:
-        self.virtual_size = Size(self.size.width, len(self.summaries))
+        self.virtual_size = Size(self.scrollable_content_region.width, len(self.summaries))
 
     # -- keys and mouse ---------------------------------------------------------------------
 

@@ -16,7 +16,7 @@ from textual.binding import Binding
 from llama_tui.client.pool import ClientPool
 from llama_tui.config import Config, ConfigError, load_config, resolve_key, save_config
 from llama_tui.inspect import RequestRecord
-from llama_tui.model import Conversation, Endpoint
+from llama_tui.model import Conversation, Endpoint, Message
 from llama_tui.storage.store import ConversationStore
 
 if TYPE_CHECKING:
@@ -55,6 +55,7 @@ class LlamaApp(App[int]):
         self._resolved: dict[str, Endpoint] = {}
         self._unsaved: set[str] = set()
         self._requests: dict[str, RequestRecord] = {}
+        self._requests_by_message: dict[int, tuple[Message, RequestRecord]] = {}
 
     def on_mount(self) -> None:
         from llama_tui.ui.screens.main import MainScreen
@@ -108,11 +109,17 @@ class LlamaApp(App[int]):
             status, headers = job.response.status, job.response.headers
         elif job.error is not None:
             status, headers = job.error.status, job.error.headers
-        self._requests[job.conversation.id] = replace(job.record, status=status,
-                                                      response_headers=dict(headers))
+        record = replace(job.record, status=status, response_headers=dict(headers))
+        self._requests[job.conversation.id] = record
+        self._requests_by_message[id(job.message)] = (job.message, record)
 
     def last_request(self, conv: Conversation) -> RequestRecord | None:
         return self._requests.get(conv.id)
+
+    def request_for(self, message: Message) -> RequestRecord | None:
+        """The request that produced `message` (a reply made in this session)."""
+        held = self._requests_by_message.get(id(message))
+        return held[1] if held and held[0] is message else None
 
     def endpoint_for(self, conv: Conversation | None) -> Endpoint | None:
         """The endpoint a conversation uses (its own if still configured, else the default),

@@ -179,3 +179,19 @@ async def test_llama2_reserved_tags_refused_with_message(app_factory, fake_serve
         assert any("[/INST]" in str(n.message) for n in app._notifications)
         assert main(app).query_one("#prompt").text == "sneaky [/INST] text"
     assert not [r for r in fake_server.requests if r.method == "POST"]
+
+
+async def test_inspector_on_a_focused_reply_shows_that_replys_request(app_factory, fake_server):
+    fake_server.enqueue(chat_stream(["one"], headers={"x-request-id": "req-first"}))
+    fake_server.enqueue(chat_stream(["two"], headers={"x-request-id": "req-second"}))
+    app = app_factory()
+    async with app.run_test(size=SIZE) as pilot:
+        await type_and_send(pilot, "first question")
+        await wait_replies(pilot)
+        await type_and_send(pilot, "second question")
+        await wait_replies(pilot)
+        await pilot.press("ctrl+up", "up", "up")  # last reply -> second question -> first reply
+        await pilot.press("f5")
+        await wait_for(pilot, lambda: isinstance(app.screen, InspectorScreen))
+        text = app.screen.query_one("#inspector-text", TextArea).text
+        assert "req-first" in text and "second question" not in text

@@ -39,7 +39,7 @@ from llama_tui.ui.replies import ReplyJob, run_reply
 from llama_tui.ui.screens.manage import ManageActions
 from llama_tui.ui.widgets.chat_view import ChatView
 from llama_tui.ui.widgets.conversation_list import ConversationList
-from llama_tui.ui.widgets.message_view import ReplySink
+from llama_tui.ui.widgets.message_view import AssistantMessage, ReplySink
 from llama_tui.ui.widgets.prompt_input import PromptInput
 
 if TYPE_CHECKING:
@@ -354,10 +354,14 @@ class MainScreen(ManageActions, Screen[None]):
 
         conv = self.current
         record = self.app.last_request(conv) if conv else None
+        focused = self.app.focused
+        if isinstance(focused, AssistantMessage):  # F5 on a reply: that reply's request
+            record = self.app.request_for(focused.message)
         if conv is not None and conv.id in self.jobs:
             record = self.jobs[conv.id][0].record
         if record is None:
-            self.notify("No request was made from this conversation in this session yet.")
+            self.notify("No request for this was made in this session (the inspector keeps "
+                        "what this session sent).")
             return
         self.app.push_screen(InspectorScreen(record))
 

@@ -21,6 +21,20 @@ from llama_tui.model import Conversation
 from llama_tui.prompts import Template, TemplateError
 
 
+def parse_number(text: str, kind: type, name: str) -> Any:
+    """A form field's number (None when empty); ValueError in words when it is not one."""
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        value = kind(text)
+    except ValueError:
+        raise ValueError(f"{name}: {text!r} is not a number") from None
+    if value < 0:
+        raise ValueError(f"{name}: must be 0 or more")
+    return value
+
+
 def _row(label: str, widget: Any) -> Horizontal:
     return Horizontal(Label(label, classes="field-label"), widget, classes="field")
 
@@ -69,16 +83,7 @@ class ParamsScreen(ModalScreen[ParamsResult | None]):
                 yield Button("Cancel", id="p-cancel", compact=True)
 
     def _number(self, selector: str, kind: type, name: str) -> Any:
-        text = self.query_one(selector, Input).value.strip()
-        if not text:
-            return None
-        try:
-            value = kind(text)
-        except ValueError:
-            raise ValueError(f"{name}: {text!r} is not a number") from None
-        if value < 0:
-            raise ValueError(f"{name}: must be 0 or more")
-        return value
+        return parse_number(self.query_one(selector, Input).value, kind, name)
 
     @on(Button.Pressed, "#p-save")
     def _save(self) -> None:

@@ -316,16 +316,9 @@ def _field(label: str, widget: Any) -> Horizontal:
 
 
 def _number(screen: Screen[Any], selector: str, kind: type) -> Any:
-    text = screen.query_one(selector, Input).value.strip()
-    if not text:
-        return None
-    try:
-        value = kind(text)
-    except ValueError:
-        raise ValueError(f"{selector.lstrip('#')}: {text!r} is not a number") from None
-    if value < 0:
-        raise ValueError(f"{selector.lstrip('#')}: must be 0 or more")
-    return value
+    from llama_tui.ui.screens.dialogs import parse_number
+
+    return parse_number(screen.query_one(selector, Input).value, kind, selector.lstrip("#"))
 
 
 async def test_connection(endpoint: Endpoint) -> str:

@@ -14,7 +14,7 @@ import os
 import stat
 import subprocess
 import tomllib
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -86,7 +86,7 @@ def env_endpoint() -> Endpoint | None:
     return Endpoint(
         name=ENV_ENDPOINT,
         url=url,
-        auth=auth,  # type: ignore[arg-type]
+        auth=auth,
         api_key=os.environ.get("LLAMA_TUI_API_KEY") or None,
         model=os.environ.get("LLAMA_TUI_MODEL") or None,
     )
@@ -189,7 +189,7 @@ def _parse_endpoint(name: str, table: Any, path: Path) -> Endpoint:
             value = _typed(table[key], (int, float), path, prefix + key)
             if value <= 0:
                 raise ConfigError(path, prefix + key, "must be more than 0 seconds")
-            endpoint = replace(endpoint, **{key: float(value)})
+            setattr(endpoint, key, float(value))
     if "max_retries" in table:
         endpoint.max_retries = _typed(table["max_retries"], (int,), path, prefix + "max_retries")
     return endpoint

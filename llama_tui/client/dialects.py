@@ -211,8 +211,10 @@ def error_from_body(
     if not isinstance(data, dict):
         return plain(_plain_body(status, body), **common)
     err = data.get("error", data)
+    inner: Any = {}
+    message: str | None
     if isinstance(err, str):
-        message, code, etype, param, inner = err, data.get("code"), data.get("type"), None, {}
+        message, code, etype, param = err, data.get("code"), data.get("type"), None
         err = data
     elif isinstance(err, dict):
         message = _text(err.get("message")) or _text(err.get("detail")) or _text(data.get("message"))

@@ -7,10 +7,15 @@ whatever the server said (status, message, request id, date, content-filter resu
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from llama_tui.model import Stats, Usage
+from llama_tui.sanitize import sanitize
+
+#: What a key is replaced with when a server (or a library) repeats it in an error message.
+KEY_HIDDEN = "[key hidden]"
 
 #: Response headers that identify a request, most specific first (the notebook prints them).
 REQUEST_ID_HEADERS = (
@@ -96,8 +101,16 @@ class ContentFilterResult:
         return "; ".join(c.describe() for c in shown)
 
 
+def _clean(value: str | None) -> str | None:
+    return sanitize(value) if value else value
+
+
 class ApiError(Exception):
-    """A request that did not end in a complete reply. `str()` is one plain-words line."""
+    """A request that did not end in a complete reply. `str()` is one plain-words line.
+
+    Everything in it may come from the server, so its words are sanitised (they go to the
+    terminal, the notification, the saved conversation) and the client hides the key in them.
+    """
 
     kind = "error"
 
@@ -115,17 +128,29 @@ class ApiError(Exception):
         body: str | None = None,
         retry_after: float | None = None,
     ) -> None:
+        message = sanitize(message)
         super().__init__(message)
         self.message = message
         self.status = status
-        self.code = code
-        self.type = type
-        self.param = param
-        self.request_id = request_id
-        self.date = date
+        self.code = _clean(code)
+        self.type = _clean(type)
+        self.param = _clean(param)
+        self.request_id = _clean(request_id)
+        self.date = _clean(date)
         self.headers = headers or {}
         self.body = body
         self.retry_after = retry_after
+
+    def hide(self, secrets: Iterable[str]) -> ApiError:
+        """Replace every secret in the message and the body (a server may echo the key back:
+        "Incorrect API key provided: sk-..."). Returns self, for `raise exc.hide(...)`."""
+        for secret in secrets:
+            for form in {secret, secret.strip(), repr(secret)[1:-1]}:
+                if len(form) >= 4:
+                    self.message = self.message.replace(form, KEY_HIDDEN)
+                    self.body = self.body.replace(form, KEY_HIDDEN) if self.body else self.body
+        self.args = (self.message,)
+        return self
 
     def details(self) -> list[str]:
         """Lines for an error view or stderr: status, message, ids. Never a key."""

@@ -367,8 +367,8 @@ def _ids(started: ResponseStarted) -> dict[str, Any]:
 
 def _backoff(attempt: int, retry_after: float | None) -> float:
     if retry_after is not None:
-        return retry_after
-    return min(8.0, 0.5 * 2 ** (attempt - 1)) * (0.8 + 0.4 * random.random())
+        return float(retry_after)
+    return min(8.0, 0.5 * 2.0 ** (attempt - 1)) * (0.8 + 0.4 * random.random())
 
 
 def _reason(exc: BaseException) -> str:

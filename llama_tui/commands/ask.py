@@ -21,7 +21,7 @@ from llama_tui.client import (
     TextDelta,
 )
 from llama_tui.config import Config, load_config, resolve_key
-from llama_tui.model import AUTH_SCHEMES, Conversation, Endpoint, GenerationParams, Stats
+from llama_tui.model import AUTH_SCHEMES, Conversation, Endpoint, GenerationParams, Mode, Stats, Usage
 from llama_tui.prompts import (
     PromptFormatError,
     TemplateError,
@@ -42,7 +42,7 @@ def run_ask(args: argparse.Namespace) -> int:
     endpoint = choose_endpoint(args, config, conversation.endpoint if continuing else None)
     if not continuing:
         conversation.endpoint = endpoint.name
-        conversation.mode = _mode(args, endpoint)  # type: ignore[assignment]
+        conversation.mode = _mode(args, endpoint)
     prompt = _prompt_text(args)
     if store is not None:
         add_prompt(conversation, prompt)
@@ -80,7 +80,7 @@ def choose_endpoint(
                              f"(use one of {', '.join(AUTH_SCHEMES)})")
         endpoint = Endpoint(name="cli", url=args.base_url,
                             api_key=os.environ.get("LLAMA_TUI_API_KEY") or None,
-                            auth=auth,  # type: ignore[arg-type]
+                            auth=auth,
                             model=os.environ.get("LLAMA_TUI_MODEL") or None)
     else:
         name = args.endpoint
@@ -148,7 +148,7 @@ def _conversation(
     return conv, store
 
 
-def _mode(args: argparse.Namespace, endpoint: Endpoint) -> str:
+def _mode(args: argparse.Namespace, endpoint: Endpoint) -> Mode:
     return "completion" if args.completion else endpoint.kind
 
 
@@ -165,7 +165,7 @@ def _prompt_text(args: argparse.Namespace) -> str:
         text = _fill_template(args, text)
     if not text.strip():
         raise UsageError("the prompt is empty")
-    return text
+    return str(text)
 
 
 def _fill_template(args: argparse.Namespace, text: str) -> str:
@@ -234,7 +234,7 @@ class _Printer:
 
 class _Outcome:
     def __init__(self, finish_reason: str, text: str, *, stats: Stats | None = None,
-                 usage: object = None, error: str | None = None) -> None:
+                 usage: Usage | None = None, error: str | None = None) -> None:
         self.finish_reason, self.text, self.stats = finish_reason, text, stats
         self.usage, self.error = usage, error
 

@@ -12,7 +12,7 @@ if TYPE_CHECKING:
 
 
 class LlamaCommands(Provider):
-    app: LlamaApp
+    app: LlamaApp  # type: ignore[assignment]
 
     def _commands(self) -> list[tuple[str, str, Callable[[], Any]]]:
         from llama_tui.ui.screens.main import MainScreen

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
+from typing import Any
 
 from llama_tui.client import ApiError, Finished, ResponseStarted, TextDelta
 from llama_tui.client.dialects import GenerationRequest
@@ -50,7 +51,7 @@ class ReplyJob:
         return (len(self.parts) - 1) / elapsed if elapsed > 0.2 else None
 
 
-SaveFn = Callable[[Conversation], Awaitable[None]]
+SaveFn = Callable[[Conversation], Coroutine[Any, Any, None]]
 
 
 async def run_reply(

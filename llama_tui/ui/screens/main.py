@@ -159,8 +159,8 @@ class MainScreen(ManageActions, Screen[None]):
         self, conv: Conversation | None, focus_index: int | None = None
     ) -> None:
         """Show `conv` (None: a new, unsaved conversation) and reattach its live reply."""
-        for job, _ in self.jobs.values():
-            job.view = None
+        for held, _ in self.jobs.values():
+            held.view = None
         self.current = conv
         if conv is not None:
             self.query_one(ConversationList).select_id(conv.id)

@@ -202,9 +202,9 @@ class ManageActions:
 
     # -- message actions -------------------------------------------------------------------
 
-    async def on_message_actions_action_requested(
+    async def on_message_actions_action_requested(  # type: ignore[misc]
         self: MainScreen, event: MessageActions.ActionRequested
-    ) -> None:  # type: ignore[misc]
+    ) -> None:
         conv = self.current
         if conv is None:
             return

@@ -52,8 +52,8 @@ class ChatView(VerticalScroll):
         if focus_index is not None and 0 <= focus_index < self._first_shown:
             self._first_shown = focus_index
         live_view = AssistantMessage(live, streaming=True) if live is not None else None
-        widgets = [live_view if m is live and live_view else message_widget(m)
-                   for m in messages[self._first_shown:]]
+        widgets: list[Widget] = [live_view if m is live and live_view else message_widget(m)
+                                 for m in messages[self._first_shown:]]
         if self._first_shown:
             widgets.insert(0, self._earlier_button())
         if focus_index is None or focus_index < 0:
@@ -91,7 +91,7 @@ class ChatView(VerticalScroll):
         batch = self.conversation.messages[start:self._first_shown]
         self._first_shown = start
         await event.button.remove()
-        widgets = [message_widget(m) for m in batch]
+        widgets: list[Widget] = [message_widget(m) for m in batch]
         if start:
             widgets.insert(0, self._earlier_button())
         await self.mount_all(widgets, before=0)

@@ -93,7 +93,7 @@ class MessageActions:
 
     def action_step(self, step: int) -> None:
         siblings = [w for w in self.parent.children if w.can_focus]  # type: ignore[attr-defined]
-        index = siblings.index(self) + step  # type: ignore[arg-type]
+        index = siblings.index(self) + step
         if 0 <= index < len(siblings):
             siblings[index].focus()
             siblings[index].scroll_visible(animate=False)

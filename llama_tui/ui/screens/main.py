@@ -109,8 +109,9 @@ class MainScreen(ManageActions, Screen[None]):
         newest are read in a background thread and the list fills in when they are."""
         summaries, problems, complete = self.app.store.scan_newest(first)
         self._show_scan(summaries, problems)
-        if not complete:
-            self.run_worker(self._finish_scan(), group="scan", exclusive=True)
+        if not complete:  # after the first paint: the scan thread would contend for the GIL
+            self.set_timer(0.3, lambda: self.run_worker(self._finish_scan(), group="scan",
+                                                        exclusive=True))
 
     async def _finish_scan(self) -> None:
         summaries, problems = await asyncio.to_thread(self.app.store.scan)

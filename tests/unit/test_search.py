@@ -1,0 +1,48 @@
+"""Full-text search over saved conversations (llama_tui.search)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from llama_tui.model import Conversation, Message, Role
+from llama_tui.search import search, snippet
+from llama_tui.storage.store import ConversationStore
+
+
+def store_with(tmp_path: Path, convs: list[tuple[str, list[str]]]) -> ConversationStore:
+    store = ConversationStore(tmp_path / "conversations", tmp_path / "index.json")
+    for title, texts in convs:
+        conv = Conversation(title=title)
+        conv.messages = [Message(Role.USER if i % 2 == 0 else Role.ASSISTANT, t)
+                         for i, t in enumerate(texts)]
+        store.save(conv)
+    return store
+
+
+def test_case_insensitive_hits_per_message_with_snippets(tmp_path: Path) -> None:
+    store = store_with(tmp_path, [("Cooking", ["How long to boil an EGG?", "About 9 minutes."]),
+                                  ("Eggs again", ["scrambled eggs", "whisk the egg first"])])
+    summaries, _ = store.scan()
+    hits = search(summaries, "egg")
+    assert {(h.title, h.message_index) for h in hits} == {
+        ("Cooking", 0), ("Eggs again", -1), ("Eggs again", 0), ("Eggs again", 1)}
+    assert next(h for h in hits if h.title == "Cooking").snippet == "How long to boil an EGG?"
+
+
+def test_non_ascii_quotes_and_backslashes_are_found(tmp_path: Path) -> None:
+    store = store_with(tmp_path, [("t", ["Un CAFÉ crème", 'say "hi" to C:\\Users', "tab\there"])])
+    summaries, _ = store.scan()
+    assert [h.message_index for h in search(summaries, "café")] == [0]
+    assert [h.message_index for h in search(summaries, 'say "hi"')] == [1]
+    assert [h.message_index for h in search(summaries, "c:\\users")] == [1]
+    assert search(summaries, "nothing like this") == []
+    assert search(summaries, "   ") == []
+
+
+def test_limit_and_snippet_context(tmp_path: Path) -> None:
+    store = store_with(tmp_path, [(f"c{i}", ["needle here", "and needle there"]) for i in range(5)])
+    summaries, _ = store.scan()
+    assert len(search(summaries, "needle", limit=3)) == 3
+    text = "x" * 200 + "NEEDLE" + "y" * 200
+    cut = snippet(text, 200, 6, width=40)
+    assert cut.startswith("…") and cut.endswith("…") and "NEEDLE" in cut and len(cut) < 80

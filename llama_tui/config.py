@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from llama_tui import paths
+from llama_tui.client.events import KEY_HIDDEN
 from llama_tui.model import AUTH_SCHEMES, MODES, Endpoint, GenerationParams
 
 log = logging.getLogger(__name__)
@@ -92,16 +93,52 @@ def env_endpoint() -> Endpoint | None:
     )
 
 
+#: Every key this process has used, so that log records can be scrubbed of them.
+_KEYS_USED: set[str] = set()
+
+
+class HideKeys(logging.Filter):
+    """Replaces every key this process has used in a log record: message, arguments and
+    traceback (an exception message can quote a header, key included)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not _KEYS_USED:
+            return True
+        text = record.getMessage()
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        for key in _KEYS_USED:
+            text = text.replace(key, KEY_HIDDEN)
+            if record.exc_text:
+                record.exc_text = record.exc_text.replace(key, KEY_HIDDEN)
+        record.msg, record.args = text, None
+        return True
+
+
+def hide_keys_in_logs(logger: str = "llama_tui") -> None:
+    """Put `HideKeys` on every handler of the app's logger (the log file)."""
+    for handler in logging.getLogger(logger).handlers:
+        if not any(isinstance(f, HideKeys) for f in handler.filters):
+            handler.addFilter(HideKeys())
+
+
+def _used(endpoint: Endpoint) -> Endpoint:
+    if endpoint.api_key and len(endpoint.api_key.strip()) >= 4:
+        _KEYS_USED.update({endpoint.api_key, endpoint.api_key.strip()})
+    return endpoint
+
+
 def resolve_key(endpoint: Endpoint) -> Endpoint:
-    """The endpoint with its key filled in from `key_env` or `key_cmd` when not literal."""
+    """The endpoint with its key filled in from `key_env` or `key_cmd` when not literal.
+    The command's output (stdout and stderr) is never logged or shown, only its exit status."""
     if endpoint.api_key or not (endpoint.key_env or endpoint.key_cmd):
-        return endpoint
+        return _used(endpoint)
     if endpoint.key_env:
         key = os.environ.get(endpoint.key_env)
-        if not key:
+        if not key or not key.strip():
             raise ConfigError(None, f"endpoints.{endpoint.name}.key_env",
                               f"the variable {endpoint.key_env} is not set")
-        return endpoint.with_key(key)
+        return _used(endpoint.with_key(key.strip()))  # a newline makes an illegal header
     assert endpoint.key_cmd
     try:
         done = subprocess.run(endpoint.key_cmd, shell=True, capture_output=True, text=True,
@@ -114,7 +151,7 @@ def resolve_key(endpoint: Endpoint) -> Endpoint:
         # Never echo the command's output: it may be (part of) a secret.
         raise ConfigError(None, f"endpoints.{endpoint.name}.key_cmd",
                           f"the key command exited with {done.returncode} and printed no key")
-    return endpoint.with_key(key)
+    return _used(endpoint.with_key(key))
 
 
 # -- loading ----------------------------------------------------------------------------------
@@ -175,9 +212,7 @@ def _parse_endpoint(name: str, table: Any, path: Path) -> Endpoint:
     headers = _typed(table.get("headers", {}), (dict,), path, prefix + "headers")
     for hname, hvalue in headers.items():
         _typed(hvalue, (str,), path, f"{prefix}headers.{hname}")
-    verify: bool | str = not _typed(table.get("insecure", False), (bool,), path, prefix + "insecure")
-    if verify and table.get("ca_bundle"):
-        verify = str(Path(table["ca_bundle"]).expanduser())
+    verify = _verify(table, path, prefix)
     endpoint = Endpoint(
         name=name, url=table["url"], kind=table.get("kind", "chat"),
         auth=table.get("auth", "bearer"), api_key=table.get("key"),
@@ -193,6 +228,33 @@ def _parse_endpoint(name: str, table: Any, path: Path) -> Endpoint:
     if "max_retries" in table:
         endpoint.max_retries = _typed(table["max_retries"], (int,), path, prefix + "max_retries")
     return endpoint
+
+
+def _verify(table: dict[str, Any], path: Path, prefix: str) -> bool | str:
+    """TLS checking: on (True), off (`insecure = true`, or `verify = false`), or against the
+    PEM bundle `ca_bundle` (or `verify = "path"`; a relative path is relative to this file).
+    A bundle that cannot be read is reported, naming it, by the first request."""
+    insecure = _typed(table.get("insecure", False), (bool,), path, prefix + "insecure")
+    bundle = table.get("ca_bundle")
+    if "verify" in table:
+        verify = _typed(table["verify"], (bool, str), path, prefix + "verify")
+        insecure = insecure or verify is False
+        if isinstance(verify, str):
+            bundle = verify
+    if insecure:
+        return False
+    if not bundle:
+        return True
+    file = Path(bundle).expanduser()
+    return str(file if file.is_absolute() else path.parent / file)
+
+
+def insecure_warning(endpoint: Endpoint) -> str | None:
+    """The warning to show wherever an endpoint with TLS checks turned off is used."""
+    if endpoint.verify is not False:
+        return None
+    return (f"TLS certificate checks are OFF for endpoint {endpoint.name!r} (insecure = true): "
+            "anyone on the network path can read your key and conversations.")
 
 
 def load_config(path: Path | None = None) -> Config:

@@ -21,6 +21,7 @@ from llama_tui.client.events import (
     StreamError,
 )
 from llama_tui.model import DEFAULT_MAX_TOKENS, Endpoint, GenerationParams, Mode, Usage
+from llama_tui.sanitize import sanitize
 
 _CHAT = "/chat/completions"
 _COMPLETION = "/completions"
@@ -150,9 +151,9 @@ def parse_filter_results(results: Any) -> ContentFilterResult | None:
         detected = value.get("detected")
         categories.append(
             CategoryResult(
-                category=str(name),
+                category=sanitize(str(name)),
                 filtered=bool(value.get("filtered")),
-                severity=str(severity) if severity is not None else None,
+                severity=sanitize(str(severity)) if severity is not None else None,
                 detected=bool(detected) if detected is not None else None,
             )
         )

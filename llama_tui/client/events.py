@@ -101,6 +101,15 @@ class ContentFilterResult:
         return "; ".join(c.describe() for c in shown)
 
 
+def hide_secrets(text: str, secrets: Iterable[str]) -> str:
+    """`text` with each secret (as is, stripped, or as Python would quote it) replaced."""
+    for secret in secrets:
+        for form in {secret, secret.strip(), repr(secret)[1:-1]}:
+            if len(form) >= 4:
+                text = text.replace(form, KEY_HIDDEN)
+    return text
+
+
 def _clean(value: str | None) -> str | None:
     return sanitize(value) if value else value
 
@@ -144,11 +153,9 @@ class ApiError(Exception):
     def hide(self, secrets: Iterable[str]) -> ApiError:
         """Replace every secret in the message and the body (a server may echo the key back:
         "Incorrect API key provided: sk-..."). Returns self, for `raise exc.hide(...)`."""
-        for secret in secrets:
-            for form in {secret, secret.strip(), repr(secret)[1:-1]}:
-                if len(form) >= 4:
-                    self.message = self.message.replace(form, KEY_HIDDEN)
-                    self.body = self.body.replace(form, KEY_HIDDEN) if self.body else self.body
+        self.message = hide_secrets(self.message, secrets)
+        self.body = hide_secrets(self.body, secrets) if self.body else self.body
+        self.headers = {k: hide_secrets(v, secrets) for k, v in self.headers.items()}
         self.args = (self.message,)
         return self
 

@@ -7,11 +7,14 @@ nothing about conversations or files; its callers (the CLI, the app's worker) do
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import random
+import re
+import ssl
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -41,8 +44,10 @@ from llama_tui.client.events import (
     StreamTimeout,
     TextDelta,
     TruncatedStream,
+    hide_secrets,
 )
 from llama_tui.model import Endpoint, Stats, Usage
+from llama_tui.sanitize import sanitize
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +72,19 @@ def _origin(url: str) -> tuple[str, str]:
     return parts.scheme, parts.netloc.lower()
 
 
+#: Extra headers whose values are treated as secrets in error messages (all extra headers are
+#: dropped on a redirect to another origin anyway).
+_SECRET_HEADER = re.compile(r"key|token|auth|secret|signature|password|cookie|session", re.I)
+
+
+def _tls(verify: bool | str) -> bool | ssl.SSLContext:
+    """httpx's `verify`: True (the system's CAs via certifi), False (`insecure = true`), or a
+    context trusting the PEM bundle at `verify` (`ca_bundle`). Raises OSError / SSLError."""
+    if isinstance(verify, str):
+        return ssl.create_default_context(cafile=verify)
+    return verify
+
+
 class Client:
     """Streams chat and text completions from one endpoint.
 
@@ -82,6 +100,15 @@ class Client:
     ) -> None:
         self.endpoint = endpoint
         self._sleep = sleep
+        #: A setup problem (an unreadable CA bundle) reported by the first request, not here.
+        self._setup_error: ApiError | None = None
+        try:
+            verify = _tls(endpoint.verify)
+        except (OSError, ssl.SSLError) as exc:
+            verify = True
+            self._setup_error = ConnectionFailed(
+                f"cannot use the CA bundle {endpoint.verify} of endpoint {endpoint.name!r}: "
+                f"{getattr(exc, 'strerror', None) or exc}")
         timeout = httpx.Timeout(
             connect=endpoint.connect_timeout,
             read=endpoint.read_timeout,
@@ -89,7 +116,7 @@ class Client:
             pool=endpoint.connect_timeout,
         )
         self._http = httpx.AsyncClient(
-            timeout=timeout, verify=endpoint.verify, transport=transport, follow_redirects=False
+            timeout=timeout, verify=verify, transport=transport, follow_redirects=False
         )
 
     async def __aenter__(self) -> Client:
@@ -107,14 +134,34 @@ class Client:
         """Yield `ResponseStarted`, then `TextDelta`s, then one `Finished`; raise `ApiError`s.
 
         Retries happen only before the response starts, so never after a token was shown.
-        Closing the iterator (or cancelling its task) closes the HTTP response.
+        Closing the iterator (or cancelling its task) closes the HTTP response. Errors never
+        hold the key, even when the server (or a library) repeats it.
         """
+        try:
+            async with contextlib.aclosing(self._stream(request)) as events:
+                async for event in events:
+                    yield event
+        except ApiError as exc:
+            raise exc.hide(self._secrets()) from None
+
+    def _secrets(self) -> list[str]:
+        found = [self.endpoint.api_key] if self.endpoint.api_key else []
+        found += [value for name, value in self.endpoint.headers.items()
+                  if _SECRET_HEADER.search(name)]
+        return found
+
+    async def _stream(self, request: GenerationRequest) -> AsyncGenerator[StreamEvent, None]:
+        if self._setup_error is not None:
+            raise self._setup_error
         url = resolve_url(self.endpoint.url, request.mode)
         body = build_payload(self.endpoint, request)
         accept = "text/event-stream" if request.stream else "application/json"
         headers = {"Accept": accept, **auth_headers(self.endpoint)}
         sent_at, response = await self._send_with_retries(url, body, headers)
-        resp_headers = {k.lower(): v for k, v in response.headers.items()}
+        # Sanitised: header values reach the request inspector and error lines on a terminal.
+        secrets = self._secrets()
+        resp_headers = {k.lower(): hide_secrets(sanitize(v), secrets)
+                        for k, v in response.headers.items()}
         started = ResponseStarted(
             status=response.status_code,
             headers=resp_headers,
@@ -157,6 +204,14 @@ class Client:
 
     async def list_models(self) -> list[str]:
         """Model ids from `GET /v1/models`, the cheapest "does this endpoint answer" probe."""
+        try:
+            return await self._list_models()
+        except ApiError as exc:
+            raise exc.hide(self._secrets()) from None
+
+    async def _list_models(self) -> list[str]:
+        if self._setup_error is not None:
+            raise self._setup_error
         url = models_url(self.endpoint.url)
         try:
             response = await self._http.get(url, headers=auth_headers(self.endpoint))
@@ -182,6 +237,10 @@ class Client:
             sent_at = time.perf_counter()
             try:
                 response = await self._send(url, body, headers)
+            except UnicodeEncodeError:  # a lone surrogate (text decoded with surrogateescape)
+                raise ApiError("cannot send the request: it holds text that is not valid "
+                               "Unicode (a lone surrogate, e.g. from bytes that are not UTF-8)"
+                               ) from None
             except httpx.HTTPError as exc:
                 error = _transport_error(exc, self.endpoint, url)
                 # Only a failed connect is safe to retry: the server never saw the request.
@@ -375,16 +434,29 @@ def _reason(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
+def _without_userinfo(url: str) -> str:
+    """The URL without `user:password@`, which is a credential too."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]).geturl()
+
+
 def _transport_error(exc: httpx.HTTPError, endpoint: Endpoint, url: str) -> ApiError:
-    where = "{}://{}".format(*_origin(url))
+    scheme, netloc = _origin(_without_userinfo(url))
+    where = f"{scheme}://{netloc}"
     if isinstance(exc, httpx.ConnectTimeout):
         return StreamTimeout(f"could not connect to {where} within {endpoint.connect_timeout:g} s")
     if isinstance(exc, httpx.TimeoutException):
         return StreamTimeout(f"no answer from {where} within {endpoint.read_timeout:g} s")
     if isinstance(exc, httpx.ConnectError):
-        return ConnectionFailed(f"could not connect to {where}: {_reason(exc)}")
+        reason = _reason(exc)
+        if "CERTIFICATE_VERIFY_FAILED" in reason:
+            reason += (f" (if {where} uses a private CA, set ca_bundle = \"/path/to/ca.pem\" "
+                       f"for endpoint {endpoint.name!r})")
+        return ConnectionFailed(f"could not connect to {where}: {reason}")
     if isinstance(exc, httpx.UnsupportedProtocol):
-        return ConnectionFailed(f"not an http(s) URL: {url}")
+        return ConnectionFailed(f"not an http(s) URL: {_without_userinfo(url)}")
     return ConnectionFailed(f"request to {where} failed: {_reason(exc)}")
 
 

@@ -20,7 +20,7 @@ from llama_tui.client import (
     ResponseStarted,
     TextDelta,
 )
-from llama_tui.config import Config, load_config, resolve_key
+from llama_tui.config import Config, hide_keys_in_logs, insecure_warning, load_config, resolve_key
 from llama_tui.model import AUTH_SCHEMES, Conversation, Endpoint, GenerationParams, Mode, Stats, Usage
 from llama_tui.prompts import (
     PromptFormatError,
@@ -34,6 +34,7 @@ from llama_tui.storage.store import ConversationStore, StoreError
 
 
 def run_ask(args: argparse.Namespace) -> int:
+    hide_keys_in_logs()
     config = load_config()
     for warning in config.warnings:
         err(f"warning: {warning}")
@@ -101,6 +102,8 @@ def choose_endpoint(
         endpoint = replace(endpoint, model=args.model)
     if args.timeout:
         endpoint = replace(endpoint, read_timeout=args.timeout)
+    if warning := insecure_warning(endpoint):
+        err(f"warning: {warning}")
     return resolve_key(endpoint)
 
 
@@ -160,11 +163,18 @@ def _prompt_text(args: argparse.Namespace) -> str:
                 raise UsageError("no prompt: give one as an argument or on stdin")
             text = ""
         else:
-            text = sys.stdin.read()
+            try:
+                text = sys.stdin.read()
+            except UnicodeDecodeError:
+                raise UsageError("stdin is not UTF-8 text") from None
     if args.template:
         text = _fill_template(args, text)
     if not text.strip():
         raise UsageError("the prompt is empty")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # argv bytes that are not UTF-8 arrive as lone surrogates
+        raise UsageError("the prompt is not UTF-8 text") from None
     return str(text)
 
 

@@ -8,8 +8,10 @@ import argparse
 def run_tui(args: argparse.Namespace) -> int:
     if getattr(args, "serve", False):
         return run_serve(args)
+    from llama_tui.config import hide_keys_in_logs
     from llama_tui.ui.app import make_app
 
+    hide_keys_in_logs()
     app = make_app(endpoint=args.endpoint)
     app.run()
     return int(app.return_code or 0)

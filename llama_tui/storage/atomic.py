@@ -12,10 +12,11 @@ def atomic_write(path: Path, data: bytes, *, mode: int = 0o600) -> None:
     """Temp file in the same directory, write, flush, fsync, rename, fsync the directory.
 
     A crash at any moment leaves either the previous file or the new one (plus, at worst, a
-    `.tmp` file that `cleanup_temp_files` removes later).
+    `.<name>.<pid>.<random>.tmp` file that `cleanup_temp_files` removes later).
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}.",
+                               suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
@@ -46,8 +47,9 @@ def _fsync_dir(directory: Path) -> None:
 def cleanup_temp_files(directory: Path, older_than: float = 120.0) -> int:
     """Remove temp files left by writers that died mid-write. Returns how many.
 
-    Only files older than `older_than` seconds: a younger one may belong to another instance
-    that is writing right now.
+    A temp file whose writer (the pid in its name) is no longer running goes at once; any
+    other only when older than `older_than` seconds, since it may belong to a live writer
+    (this process's save thread, another instance) that is writing right now.
     """
     import time
 
@@ -60,8 +62,25 @@ def cleanup_temp_files(directory: Path, older_than: float = 120.0) -> int:
     for entry in entries:
         if entry.name.startswith(".") and entry.name.endswith(".tmp"):
             with contextlib.suppress(OSError):
-                if now - entry.stat().st_mtime < older_than:
+                if now - entry.stat().st_mtime < older_than and _writer_alive(entry.name):
                     continue
                 os.unlink(entry.path)
                 removed += 1
     return removed
+
+
+def _writer_alive(temp_name: str) -> bool:
+    """Whether the process that made `.<name>.<pid>.<random>.tmp` may still be writing it."""
+    parts = temp_name[: -len(".tmp")].rsplit(".", 2)
+    if len(parts) != 3 or not parts[1].isdigit():
+        return True  # not one of ours, or an older naming: let age decide
+    pid = int(parts[1])
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # EPERM: alive, someone else's
+        return True
+    return True

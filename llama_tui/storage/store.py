@@ -9,6 +9,7 @@ reported and never touched.
 from __future__ import annotations
 
 import codecs
+import hashlib
 import json
 import logging
 import os
@@ -28,6 +29,8 @@ from llama_tui.storage.atomic import atomic_write, cleanup_temp_files
 log = logging.getLogger(__name__)
 
 INDEX_VERSION = 1
+#: An empty file is no conversation, even though it is valid (empty) TOML.
+_EMPTY = "the file is empty (a write that never finished, or another program's file)"
 _HEADER_BYTES = 16384
 
 
@@ -70,8 +73,8 @@ class ConversationStore:
         self.directory = directory or paths.conversations_dir()
         self.index_path = index_path or paths.index_file()
         self._paths: dict[str, Path] = {}
-        #: (mtime_ns, size) of each file as we last read or wrote it, for conflict checks.
-        self._seen: dict[Path, tuple[int, int]] = {}
+        #: Each file as we last read or wrote it, for conflict checks.
+        self._seen: dict[Path, _Seen] = {}
 
     # -- listing ----------------------------------------------------------------------------
 
@@ -84,14 +87,18 @@ class ConversationStore:
         """Like `scan`, but parses at most `limit` files missing from the index (the most
         recently modified ones); returns whether the listing is complete. A cold start with
         thousands of new files shows the newest at once and the rest after a full `scan`."""
-        self.directory.mkdir(parents=True, exist_ok=True)
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            entries = list(os.scandir(self.directory))
+        except OSError as exc:  # a read-only or unreadable data folder: say so, list nothing
+            return [], [Problem(self.directory, f"cannot use this folder: {exc.strerror}")], True
         cleanup_temp_files(self.directory)
         cache = self._read_index()
         fresh: dict[str, Any] = {}
         summaries: list[Summary] = []
         problems: list[Problem] = []
         misses: list[tuple[str, list[int]]] = []
-        for entry in os.scandir(self.directory):
+        for entry in entries:
             if not entry.name.endswith(".toml") or entry.name.startswith("."):
                 continue
             try:
@@ -157,6 +164,8 @@ class ConversationStore:
             raise StoreError(f"{path.name}: the file is gone (deleted or moved)") from None
         except OSError as exc:
             raise StoreError(f"{path.name}: cannot read: {exc.strerror}") from None
+        if not raw.strip():
+            raise codec.CodecError(f"{path.name}: {_EMPTY}")
         try:
             conv = codec.loads(raw.decode("utf-8"), fallback_id=path.stem)
         except UnicodeDecodeError:
@@ -164,32 +173,35 @@ class ConversationStore:
         except codec.CodecError as exc:
             raise type(exc)(f"{path.name}: {exc}") from None
         self._paths[conv.id] = path
-        self._seen[path] = (st.st_mtime_ns, st.st_size)
+        self._seen[path] = _Seen.of(st, raw)
         return conv
 
     def save(self, conv: Conversation) -> SaveResult:
-        """Write `conv` atomically. If its file changed under us, write a conflict copy instead."""
+        """Write `conv` atomically. If its file changed under us since we read or wrote it
+        (another instance, another tool), write a conflict copy under a new id instead and
+        leave that file alone. Raises OSError (disk full, read-only) or CodecError; then
+        nothing changed, on disk or in `conv`."""
         path = self.path_for(conv.id)
-        conflict_with = None
         seen = self._seen.get(path)
-        if seen is not None:
-            try:
-                st = path.stat()
-                now = (st.st_mtime_ns, st.st_size)
-            except FileNotFoundError:
-                now = seen  # deleted elsewhere: writing it back loses nothing
-            if now != seen:
-                conflict_with = conv.id
-                conv.id = new_id()
-                conv.title = f"{conv.title} (conflict copy)"
-                path = self.directory / f"{conv.id}.toml"
-                log.warning("%s changed on disk; saving a conflict copy %s", seen, path.name)
-        data = codec.dumps(conv).encode("utf-8")
-        atomic_write(path, data, mode=0o644)
-        st = path.stat()
-        self._paths[conv.id] = path
-        self._seen[path] = (st.st_mtime_ns, st.st_size)
+        if seen is None or not seen.changed(path):
+            data = codec.dumps(conv).encode("utf-8")
+            self._write(conv, path, data)
+            return SaveResult(path)
+        conflict_with, title = conv.id, conv.title
+        conv.id, conv.title = new_id(), f"{conv.title} (conflict copy)"
+        path = self.directory / f"{conv.id}.toml"
+        try:
+            self._write(conv, path, codec.dumps(conv).encode("utf-8"))
+        except BaseException:
+            conv.id, conv.title = conflict_with, title
+            raise
+        log.warning("%s.toml changed on disk; saved a conflict copy %s", conflict_with, path.name)
         return SaveResult(path, conflict_with)
+
+    def _write(self, conv: Conversation, path: Path, data: bytes) -> None:
+        atomic_write(path, data, mode=0o644)
+        self._paths[conv.id] = path
+        self._seen[path] = _Seen.of(path.stat(), data)
 
     @property
     def trash_directory(self) -> Path:
@@ -237,11 +249,38 @@ class ConversationStore:
         return max(summaries, key=lambda s: s.updated_at, default=None)
 
 
+@dataclass(frozen=True)
+class _Seen:
+    """A file as we last read or wrote it: stat for the cheap check, a hash for the sure one."""
+
+    mtime_ns: int
+    size: int
+    sha256: bytes
+
+    @classmethod
+    def of(cls, st: os.stat_result, data: bytes) -> _Seen:
+        return cls(st.st_mtime_ns, st.st_size, hashlib.sha256(data).digest())
+
+    def changed(self, path: Path) -> bool:
+        """Whether someone else changed the file. Same mtime and size: no (one `stat`).
+        Otherwise compare contents, so a `touch` or an identical rewrite (a sync tool) is not
+        a conflict. A file deleted elsewhere is not one either: writing it back loses nothing."""
+        try:
+            st = path.stat()
+            if (st.st_mtime_ns, st.st_size) == (self.mtime_ns, self.size):
+                return False
+            return hashlib.sha256(path.read_bytes()).digest() != self.sha256
+        except FileNotFoundError:
+            return False
+
+
 def read_summary(path: Path) -> Summary:
     """A summary from the file's header only; falls back to a full parse when needed."""
     with path.open("rb") as handle:
         head = handle.read(_HEADER_BYTES)
         whole = len(head) < _HEADER_BYTES
+    if whole and not head.strip():
+        raise codec.CodecError(_EMPTY)
     # Strict, so a non-UTF-8 file is reported rather than listed with bytes dropped from its
     # title; incremental, so a character cut at the end of the head is not an error.
     text = codecs.getincrementaldecoder("utf-8")().decode(head, final=whole)

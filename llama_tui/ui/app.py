@@ -14,15 +14,26 @@ from textual.app import App
 from textual.binding import Binding
 
 from llama_tui.client.pool import ClientPool
-from llama_tui.config import Config, ConfigError, load_config, resolve_key, save_config
+from llama_tui.config import (
+    Config,
+    ConfigError,
+    insecure_warning,
+    load_config,
+    resolve_key,
+    save_config,
+)
 from llama_tui.inspect import RequestRecord
 from llama_tui.model import Conversation, Endpoint, Message
+from llama_tui.storage.codec import CodecError
 from llama_tui.storage.store import ConversationStore
 
 if TYPE_CHECKING:
     from llama_tui.ui.replies import ReplyJob
 
 log = logging.getLogger(__name__)
+
+#: How long after a failed save (disk full, read-only folder) the app tries again by itself.
+SAVE_RETRY_SECONDS = 5.0
 
 
 class LlamaApp(App[int]):
@@ -53,7 +64,9 @@ class LlamaApp(App[int]):
         self.reported_problems: set[str] = set()
         self._save_locks: dict[str, asyncio.Lock] = {}
         self._resolved: dict[str, Endpoint] = {}
-        self._unsaved: set[str] = set()
+        #: Conversations whose last save failed, by the id they had then; retried on a timer.
+        self._unsaved: dict[str, Conversation] = {}
+        self._retry_pending = False
         self._requests: dict[str, RequestRecord] = {}
         self._requests_by_message: dict[int, tuple[Message, RequestRecord]] = {}
 
@@ -69,6 +82,7 @@ class LlamaApp(App[int]):
                         timeout=30, markup=False)
         for warning in self.config.warnings:
             self.notify(warning, severity="warning", timeout=15, markup=False)
+        self._warn_insecure(self.config)
         if not self.config.endpoint_names() and not self.config_error:
             self.run_worker(self._first_run(), group="first-run")
 
@@ -98,6 +112,19 @@ class LlamaApp(App[int]):
 
     async def on_unmount(self) -> None:
         await self.clients.aclose()
+        for conv in list(self._unsaved.values()):  # a last try; the user was told already
+            try:
+                await asyncio.to_thread(self.store.save, conv)
+            except (OSError, CodecError) as exc:
+                log.error("quitting with conversation %s unsaved: %s", conv.id, exc)
+
+    def _warn_insecure(self, config: Config, before: Config | None = None) -> None:
+        for endpoint in config.endpoints.values():
+            old = before.endpoints.get(endpoint.name) if before else None
+            warning = insecure_warning(endpoint)
+            if warning and (old is None or insecure_warning(old) is None):
+                self.notify(warning, title="Insecure endpoint", severity="warning", timeout=30,
+                            markup=False)
 
     # -- services for the screens --------------------------------------------------------------
 
@@ -136,32 +163,45 @@ class LlamaApp(App[int]):
 
     async def save(self, conv: Conversation) -> None:
         """Save in a thread (fsync must not stall the screen), one save at a time per file.
-        A failed save is reported once and retried with the next save."""
+        A failed save (disk full, read-only folder) is reported once; the conversation stays
+        dirty and is saved again by the next save of it and by a timer, until it succeeds."""
         lock = self._save_locks.setdefault(conv.id, asyncio.Lock())
         async with lock:
             old_id = conv.id
             try:
                 result = await asyncio.to_thread(self.store.save, conv)
-            except OSError as exc:
+            except (OSError, CodecError) as exc:
+                transient = isinstance(exc, OSError)
                 if old_id not in self._unsaved:
-                    self._unsaved.add(old_id)
-                    self.notify(f"Could not save {conv.title!r}: {exc.strerror or exc}. "
-                                "It stays on screen; saving is retried.", severity="error",
+                    reason = (exc.strerror or str(exc)) if isinstance(exc, OSError) else str(exc)
+                    retry = "saving is retried" if transient else "it cannot be saved as it is"
+                    self.notify(f"Could not save {conv.title!r}: {reason}. "
+                                f"It stays on screen; {retry}.", severity="error",
                                 timeout=15, markup=False)
+                    log.warning("could not save %s: %s", conv.id, exc)
+                self._unsaved[old_id] = conv
+                if transient and not self._retry_pending:
+                    self._retry_pending = True
+                    self.set_timer(SAVE_RETRY_SECONDS, self._retry_saves, name="save-retry")
                 return
-            if old_id in self._unsaved:
-                self._unsaved.discard(old_id)
+            if self._unsaved.pop(old_id, None) is not None:
                 self.notify(f"Saved {conv.title!r} after all.", markup=False)
             if result.conflict_with:
                 self.notify(f"{result.conflict_with}.toml was changed by another program; "
                             f"your version was saved as a copy ({conv.id}).", severity="warning",
                             timeout=15, markup=False)
 
+    async def _retry_saves(self) -> None:
+        self._retry_pending = False
+        for conv in list(self._unsaved.values()):
+            await self.save(conv)
+
     def update_config(self, config: Config) -> None:
         """Adopt and write new settings (from the settings screen or first run)."""
         save_config(config)
-        self.config = config
+        before, self.config = self.config, config
         self._resolved.clear()
+        self._warn_insecure(config, before)
 
     def set_theme_and_save(self, name: str) -> None:
         import copy

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from textual.widgets import Markdown
-
 from llama_tui.ui.widgets.chat_view import ChatView
 from llama_tui.ui.widgets.conversation_list import ConversationList
 from llama_tui.ui.widgets.message_view import AssistantMessage, UserMessage
@@ -33,7 +31,7 @@ async def test_send_streams_reply_and_saves_toml(app_factory, fake_server):
         await wait_replies(pilot)
         views = reply_views(app)
         assert len(views) == 1
-        assert views[0].query_one(Markdown).source.startswith("Hello **world**")
+        assert views[0].source.startswith("Hello **world**")
         assert app.screen.query_one(PromptInput).text == ""
         sidebar = app.screen.query_one(ConversationList)
         assert [s.title for s in sidebar.summaries] == ["Who are you?"]
@@ -106,9 +104,9 @@ async def test_switching_mid_stream_keeps_reply_in_its_conversation(app_factory,
         await pilot.pause(0.3)
         shown = [v.message.content for v in screen.query_one(ChatView).query(UserMessage)]
         assert shown == ["Conversation A"]
-        assert all("b1" not in v.query_one(Markdown).source for v in reply_views(app))
+        assert all("b1" not in v.source for v in reply_views(app))
         await wait_replies(pilot)
-        assert [v.query_one(Markdown).source for v in reply_views(app)] == ["first answer"]
+        assert [v.source for v in reply_views(app)] == ["first answer"]
     by_title = {load_toml(p)["title"]: load_toml(p) for p in conversation_files()}
     assert by_title["Conversation A"]["messages"][1]["content"] == "first answer"
     b_reply = by_title["Conversation B"]["messages"][1]
@@ -129,7 +127,7 @@ async def test_switching_back_shows_live_reply_without_duplicates(app_factory, f
         await screen.open_conversation(conv)
         await wait_replies(pilot)
         await pilot.pause(0.2)
-        assert reply_views(app)[0].query_one(Markdown).source == "".join(f"x{i} " for i in range(40))
+        assert reply_views(app)[0].source == "".join(f"x{i} " for i in range(40))
 
 
 async def test_quit_and_reload_finds_everything(app_factory, fake_server):
@@ -149,7 +147,7 @@ async def test_quit_and_reload_finds_everything(app_factory, fake_server):
         await pilot.pause(0.2)
         screen = main(again)
         assert screen.current is not None and screen.current.title == "Capital of France?"
-        assert [v.query_one(Markdown).source for v in reply_views(again)] == ["Paris."]
+        assert [v.source for v in reply_views(again)] == ["Paris."]
 
 
 async def test_http_error_shows_request_id_and_restores_prompt(app_factory, fake_server):
@@ -181,7 +179,7 @@ async def test_stall_times_out_keeps_partial_and_app_responsive(app_factory, fak
         view = reply_views(app)[0]
         assert view.has_class("-failed")
         assert "no data from the server" in str(view.query_one(".error-details").render())
-        assert view.query_one(Markdown).source == "partial text"
+        assert view.source == "partial text"
     reply = only_conversation()["messages"][1]
     assert reply["content"] == "partial text"
     assert reply["finish_reason"] == "error"
@@ -195,7 +193,7 @@ async def test_model_markup_is_shown_literally(app_factory, fake_server):
         await type_and_send(pilot, "Say markup")
         await wait_replies(pilot)
         assert app.is_running
-        source = reply_views(app)[0].query_one(Markdown).source
+        source = reply_views(app)[0].source
         assert "[bold]not bold[/bold]" in source
         assert "\x1b" not in source and "\x07" not in source
         assert "␛]52;c;aGk=␇" in source

@@ -3,23 +3,23 @@
 without touching the worker that feeds them (DESIGN §2).
 
 Model text is sanitised before it gets here and is never parsed as Rich/Textual markup:
-user text is shown as `Content` (literal), replies as Markdown.
+user text is shown as `Content` (literal), replies as Markdown drawn by `StreamMarkdown`
+(finished blocks frozen, only the open tail re-rendered, at a capped frame rate).
 """
 
 from __future__ import annotations
 
 from typing import Protocol
 
-from markdown_it import MarkdownIt
-from markdown_it.rules_core import StateCore
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.content import Content
 from textual.message import Message as TextualMessage
-from textual.widgets import Markdown, Static
-from textual.widgets.markdown import MarkdownStream
+from textual.widgets import Static
 
 from llama_tui.model import Message, Role, Stats
+from llama_tui.sanitize import sanitize
+from llama_tui.ui.widgets.stream_markdown import StreamMarkdown
 
 
 class ReplySink(Protocol):
@@ -51,20 +51,6 @@ _FINISH_WORDS = {
     "content_filter": "blocked by the content filter",
     "error": "failed",
 }
-
-
-def _hard_breaks(state: StateCore) -> None:
-    for token in state.tokens:
-        for child in token.children or ():
-            if child.type == "softbreak":
-                child.type = "hardbreak"
-
-
-def _parser() -> MarkdownIt:
-    # Chat replies mean their single newlines: show them as line breaks, not spaces.
-    parser = MarkdownIt("gfm-like")
-    parser.core.ruler.push("hard_breaks", _hard_breaks)
-    return parser
 
 
 #: Keys on any focused message (Textual merges BINDINGS only from widget classes, so each
@@ -126,9 +112,9 @@ class AssistantMessage(MessageActions, Vertical, can_focus=True):
         superseded = bool(message.extra.get("superseded"))
         self.border_title = "Assistant · earlier version" if superseded else "Assistant"
         self.set_class(superseded, "-superseded")
-        self._body = Markdown(message.content if not streaming else "", open_links=False,
-                              parser_factory=_parser)
-        self._stream: MarkdownStream | None = None
+        # A reply read from disk may have been edited by hand: sanitise it like a streamed one.
+        self._body = StreamMarkdown("" if streaming else sanitize(message.content),
+                                    streaming=streaming, classes="reply")
         self._footer = Static("", classes="stats")
         self._error = Static("", classes="error-details")
         self._footer.display = self._error.display = False
@@ -144,16 +130,17 @@ class AssistantMessage(MessageActions, Vertical, can_focus=True):
         if not self.has_class("-streaming"):
             self._show_outcome(self.message.finish_reason, self.message.stats, self.message.error)
 
+    @property
+    def source(self) -> str:
+        """The reply's Markdown as shown so far."""
+        return self._body.source
+
     async def write(self, delta: str) -> None:
-        """Append streamed (already sanitised) text; coalesced by MarkdownStream."""
-        if self._stream is None:
-            self._stream = Markdown.get_stream(self._body)
-        await self._stream.write(delta)
+        """Append streamed (already sanitised) text; drawn at the next frame, never awaited."""
+        self._body.append(delta)
 
     async def finish(self, finish_reason: str, stats: Stats | None, error: str | None) -> None:
-        if self._stream is not None:
-            await self._stream.stop()
-            self._stream = None
+        self._body.finish()
         self.remove_class("-streaming")
         self._show_outcome(finish_reason, stats, error)
 
@@ -162,7 +149,7 @@ class AssistantMessage(MessageActions, Vertical, can_focus=True):
         self.set_class(finish_reason in ("cancelled", "interrupted", "length"), "-partial")
         self._footer.update(Content(stats_line(stats, finish_reason)))
         self._footer.display = bool(stats_line(stats, finish_reason))
-        self._error.update(Content(error or ""))
+        self._error.update(Content(sanitize(error or "")))  # a stored file's error is untrusted
         self._error.display = bool(error)
 
 

@@ -1,0 +1,91 @@
+"""The finished part of a streamed Markdown document, for `StreamMarkdown`.
+
+A block is measured when it freezes (wrapped as plain text, which is cheap: it gives the
+height) and painted (styled, code highlighted, turned into strips) only when one of its
+lines is drawn. A long reply that arrives in one burst, or one reopened from disk, costs a
+parse and a wrap, then only the blocks on screen are painted; Pygments never runs for code
+that nobody scrolled to.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from rich.cells import cell_len
+from textual.strip import Strip
+
+from llama_tui.ui.widgets.block_stream import Node
+
+Measure = Callable[[Node], tuple[int, int, int]]  # a block's height, margin above, below
+Paint = Callable[[Node], list[Strip]]
+
+
+@dataclass
+class FrozenBlock:
+    node: Node
+    first: int  # the row of its first line
+    height: int
+    bottom: int  # blank rows it wants below
+    strips: list[Strip] | None = None
+
+
+class FrozenBlocks:
+    """Rows of finished blocks with the blank rows between them (collapsed margins)."""
+
+    def __init__(self) -> None:
+        self.blocks: list[FrozenBlock] = []
+        self._firsts: list[int] = []
+        self.rows = 0
+
+    @property
+    def last_bottom(self) -> int | None:
+        return self.blocks[-1].bottom if self.blocks else None
+
+    def append(self, node: Node, measure: Measure) -> None:
+        height, top, bottom = measure(node)
+        first = self.rows + (max(self.blocks[-1].bottom, top) if self.blocks else 0)
+        self.blocks.append(FrozenBlock(node, first, height, bottom))
+        self._firsts.append(first)
+        self.rows = first + height
+
+    def relayout(self, measure: Measure) -> None:
+        """Measure every block again (a new width or look): nothing stays painted."""
+        nodes = [block.node for block in self.blocks]
+        self.blocks, self._firsts, self.rows = [], [], 0
+        for node in nodes:
+            self.append(node, measure)
+
+    def strip(self, y: int, paint: Paint) -> Strip | None:
+        """Row `y`, painting its block if it was not yet; None for a blank row."""
+        index = bisect.bisect_right(self._firsts, y) - 1
+        if index < 0:
+            return None
+        block = self.blocks[index]
+        if y >= block.first + block.height:
+            return None
+        if block.strips is None:
+            block.strips = paint(block.node)
+        return block.strips[y - block.first]
+
+
+def first_difference(old: Strip | None, new: Strip | None) -> int | None:
+    """The first cell where two lines differ (None: they are the same)."""
+    if old is None or new is None:
+        return 0
+    x = 0
+    for a, b in zip(old, new, strict=False):
+        if a != b:
+            return x + _common_prefix_cells(a.text, b.text) if a.style == b.style else x
+        x += a.cell_length
+    return None if len(old) == len(new) else x
+
+
+def _common_prefix_cells(a: str, b: str) -> int:
+    size = 0
+    for ca, cb in zip(a, b, strict=False):
+        if ca != cb:
+            break
+        size += cell_len(ca)
+    return size

@@ -1,0 +1,288 @@
+"""Markdown that grows while a reply streams, at a cost that does not grow with the reply.
+
+- Finished blocks are frozen: parsed and rendered once (code highlighted then), kept as strips
+  (block_stream.py says when a block is finished, markdown_blocks.py how it looks).
+- Only the open tail block is parsed and rendered again, at most `FRAME_SECONDS` apart: text
+  arriving faster is coalesced into one frame. The first text after a pause is shown at once.
+- Only changed lines are repainted. While streaming, the height grows in steps of
+  `GROWTH_STEP` lines, so an anchored chat scrolls (repaints everything) once per step
+  instead of once per line: that is most of the bytes sent to the terminal.
+- One widget draws all lines (Line API), so layout cost does not grow with the reply.
+
+Text is never parsed as Rich/Textual markup (markdown_blocks builds `Content` from text).
+Selection (mouse drag, copy) works on the rendered text.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, ClassVar
+
+from textual.content import Content
+from textual.geometry import Region, Size
+from textual.selection import Selection
+from textual.strip import Strip
+from textual.visual import Visual
+from textual.widget import Widget
+
+from llama_tui.ui.widgets.block_stream import BlockStream, Node
+from llama_tui.ui.widgets.frozen_blocks import FrozenBlocks, first_difference
+from llama_tui.ui.widgets.markdown_blocks import margins, render_block
+
+if TYPE_CHECKING:
+    from textual.highlight import HighlightTheme
+
+
+class StreamMarkdown(Widget):
+    """A Markdown document that can be appended to (`append`) and closed (`finish`)."""
+
+    FRAME_SECONDS: ClassVar[float] = 1 / 10
+    GROWTH_STEP: ClassVar[int] = 16
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        *(f"stream-markdown--h{n}" for n in range(1, 7)),
+        "stream-markdown--em", "stream-markdown--strong", "stream-markdown--s",
+        "stream-markdown--code-inline", "stream-markdown--link", "stream-markdown--link-target",
+        "stream-markdown--bullet",
+        "stream-markdown--quote", "stream-markdown--quote-bar", "stream-markdown--code",
+        "stream-markdown--table-header", "stream-markdown--table-rule", "stream-markdown--hr",
+    }
+    DEFAULT_CSS = """
+    StreamMarkdown {
+        height: auto;
+        & > .stream-markdown--em { text-style: italic; }
+        & > .stream-markdown--strong { text-style: bold; }
+        & > .stream-markdown--s { text-style: strike; }
+        & > .stream-markdown--code-inline { background: $warning 10%; color: $text-warning 95%; }
+        & > .stream-markdown--link { color: $text-accent; text-style: underline; }
+        & > .stream-markdown--link-target { color: $text-muted; }
+        & > .stream-markdown--bullet { color: $text-primary; }
+        & > .stream-markdown--quote { background: $boost; }
+        & > .stream-markdown--quote-bar { color: $text-primary 50%; }
+        & > .stream-markdown--code { background: black 10%; }
+        & > .stream-markdown--table-header { color: $primary; text-style: bold; }
+        & > .stream-markdown--table-rule { color: $foreground 20%; }
+        & > .stream-markdown--hr { color: $secondary; }
+    }
+    """ + "".join(  # headings take the theme's Markdown heading variables, as Textual's do
+        f"StreamMarkdown > .stream-markdown--h{n} {{ color: $markdown-h{n}-color; "
+        f"background: $markdown-h{n}-background; text-style: $markdown-h{n}-text-style; }}\n"
+        for n in range(1, 7))
+
+    def __init__(self, markdown: str = "", *, streaming: bool = False, id: str | None = None,
+                 classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self._blocks = BlockStream(markdown)
+        self._streaming = streaming
+        self._frozen = FrozenBlocks()  # measured at `_width`, painted when drawn
+        self._pending_nodes: list[Node] = []  # frozen before the width was known
+        self._tail: list[Node] = []
+        self._tail_lines: list[Strip] = []
+        self._width = 0
+        self._restyled = False  # theme or CSS changed: render everything again?
+        self._look: object = None
+        self._strip_cache: dict[object, Strip] = {}
+        self._grown = 0  # height shown while streaming (lines plus slack)
+        self._frame_due = False
+        self._last_frame = 0.0
+
+    def on_mount(self) -> None:
+        if self._streaming:  # the request is on its way: be ready before the first token
+            self._blocks.prepare()
+
+    # -- the document ----------------------------------------------------------------------
+
+    @property
+    def source(self) -> str:
+        """All the Markdown received so far."""
+        return self._blocks.source
+
+    @property
+    def streaming(self) -> bool:
+        return self._streaming
+
+    def append(self, text: str) -> None:
+        """Add text at the end; it is shown within `FRAME_SECONDS` (at once after a pause)."""
+        if not text:
+            return
+        self._blocks.feed(text)
+        if self._frame_due:
+            return
+        self._frame_due = True
+        wait = self._last_frame + self.FRAME_SECONDS - time.monotonic()
+        if wait > 0:
+            self.set_timer(wait, self._frame)
+        else:
+            self.call_later(self._frame)
+
+    def finish(self) -> None:
+        """No more text: freeze the last blocks (code gets highlighted) and drop the slack."""
+        self._streaming = False
+        self._advance(final=True)
+        self.refresh(layout=True)  # the exact height, without the slack
+
+    def _frame(self) -> None:
+        self._frame_due = False
+        self._last_frame = time.monotonic()
+        if self._blocks.pending:
+            self._advance(final=not self._streaming)
+
+    def _advance(self, final: bool) -> None:
+        finished, self._tail = self._blocks.advance(final)
+        self._redraw(finished)
+
+    # -- rendering --------------------------------------------------------------------------
+
+    def _theme(self) -> type[HighlightTheme]:
+        from textual import highlight  # Pygments: not at startup
+
+        if self.app.native_ansi_color:
+            dark = self.app.current_theme.dark
+            return highlight.ANSIDarkHighlightTheme if dark else highlight.ANSILightHighlightTheme
+        return highlight.HighlightTheme
+
+    def _measure(self, node: Node) -> tuple[int, int, int]:
+        block = render_block(node, self._width, None)
+        return len(block.lines), block.top, block.bottom
+
+    def _paint(self, node: Node, highlight: bool = True) -> list[Strip]:
+        lines = render_block(node, self._width, self._theme() if highlight else None).lines
+        return [self._strip(line) for line in lines]
+
+    def _paint_frozen(self, node: Node) -> list[Strip]:
+        strips = self._paint(node)
+        height = self._measure(node)[0]  # the row count measured when it froze, always
+        return (strips + [self._blank()] * height)[:height]
+
+    def _strip(self, line: Content) -> Strip:
+        """One line as a strip; the open block's unchanged lines come from a small cache."""
+        key = (line.plain, tuple(line.spans))
+        strip = self._strip_cache.get(key)
+        if strip is None:
+            strips = Visual.to_strips(self, line, self._width, 1, self.visual_style,
+                                      apply_selection=False, pad=True)
+            # Merged segments: fewer style changes for the terminal, fewer chops to composite.
+            strip = strips[0].simplify() if strips else self._blank()
+            if len(self._strip_cache) > 256:
+                self._strip_cache.clear()
+            self._strip_cache[key] = strip
+        return strip
+
+    def _render_tail(self) -> list[Strip]:
+        lines: list[Strip] = []
+        bottom = self._frozen.last_bottom
+        for node in self._tail:
+            strips = self._paint(node, highlight=False)
+            top, next_bottom = margins(node)
+            if bottom is not None:
+                lines += [self._blank()] * max(bottom, top)
+            lines += strips
+            bottom = next_bottom
+        return lines
+
+    def _blank(self) -> Strip:
+        return Strip.blank(self._width, self.visual_style.rich_style)
+
+    def _row(self, y: int) -> Strip:
+        if y < self._frozen.rows:
+            return self._frozen.strip(y, self._paint_frozen) or self._blank()
+        y -= self._frozen.rows
+        return self._tail_lines[y] if y < len(self._tail_lines) else self._blank()
+
+    def _redraw(self, newly_frozen: list[Node]) -> None:
+        if not self._width or (self._restyled and self._look_changed()):
+            self._width = 0  # everything is measured again at the next layout
+            self._pending_nodes += newly_frozen
+            self.refresh(layout=True)
+            return
+        height = self._height()
+        start, old = self._frozen.rows, self._tail_lines
+        for node in newly_frozen:
+            self._frozen.append(node, self._measure)
+        self._tail_lines = self._render_tail()
+        if self._height() != height:
+            self.refresh(layout=True)
+            return
+        # Repaint only from the first changed cell of each changed line: a token appended to
+        # a line costs the terminal a few bytes, not the line.
+        regions = []
+        for y in range(max(len(old), self._frozen.rows + len(self._tail_lines) - start)):
+            x = first_difference(old[y] if y < len(old) else None, self._row(start + y))
+            if x is not None and x < self._width:
+                regions.append(Region(x, start + y, self._width - x, 1))
+        if regions:
+            self.refresh(*regions)
+
+    def _layout(self, width: int) -> None:
+        """Measure every block at `width` (a new width, theme or first layout)."""
+        self._width = width
+        self._strip_cache.clear()
+        for node in self._pending_nodes:
+            self._frozen.append(node, self._measure)
+        self._pending_nodes = []
+        self._frozen.relayout(self._measure)
+        self._tail_lines = self._render_tail()
+
+    def _height(self) -> int:
+        """Lines drawn; while streaming, rounded up to a step that grows with the reply (a
+        quarter of it, at most `GROWTH_STEP`): short replies grow line by line, long ones
+        make the chat scroll once per step instead of once per line."""
+        lines = self._frozen.rows + len(self._tail_lines)
+        if not self._streaming:
+            return lines
+        if lines > self._grown or lines < self._grown - self.GROWTH_STEP:
+            step = max(1, min(self.GROWTH_STEP, self._viewport_height() // 2, lines // 4))
+            self._grown = -(-lines // step) * step
+        return self._grown
+
+    def _viewport_height(self) -> int:
+        for node in self.ancestors:
+            if isinstance(node, Widget) and node.is_scrollable:
+                return node.scrollable_content_region.height
+        return self.screen.size.height
+
+    def _ensure(self, width: int) -> None:
+        if self._blocks.pending and not self._streaming:
+            self._advance(final=True)
+        if width and ((self._restyled and self._look_changed()) or width != self._width):
+            self._layout(width)
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        self._ensure(width)
+        return self._height()
+
+    def render_line(self, y: int) -> Strip:
+        self._ensure(self.size.width)
+        strip = self._row(y).apply_offsets(0, y)
+        selection = self.text_selection
+        if selection is not None and (span := selection.get_span(y)) is not None:
+            strip = self._select(strip, *span)
+        return strip
+
+    def _select(self, strip: Strip, start: int, end: int) -> Strip:
+        style = self.screen.get_component_rich_style("screen--selection")
+        length = len(strip.text)
+        end = length if end == -1 else min(end, length)
+        cuts = [strip.index_to_cell_position(i) for i in (start, end)]
+        before, chosen, after = [*strip.divide(cuts), Strip([]), Strip([])][:3]
+        return Strip.join([before, chosen.apply_style(style), after])
+
+    def get_selection(self, selection: Selection) -> tuple[str, str] | None:
+        rows = self._frozen.rows + len(self._tail_lines)
+        return selection.extract("\n".join(self._row(y).text for y in range(rows))), "\n"
+
+    def selection_updated(self, selection: Selection | None) -> None:
+        self.refresh()
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._restyled = True  # checked at the next paint: a theme change, or just a hover?
+        self.refresh()
+
+    def _look_changed(self) -> bool:
+        self._restyled = False
+        look = (self.visual_style, *(self.get_visual_style(name, partial=True)
+                                     for name in sorted(self.COMPONENT_CLASSES)))
+        changed, self._look = look != self._look, look
+        return changed
+

@@ -1,0 +1,320 @@
+"""Soak: many replies with random faults against the fake server; nothing lost, memory flat.
+
+    python -m tests.soak.soak [--replies 500] [--minutes 30] [--seed 1]
+
+Not a pytest test (it takes minutes). It drives the real app headless with Textual's Pilot in
+this process (the same code path as a user: prompt widget, reply worker, checkpoints, saves),
+against the scripted fake server on a real socket. Each reply gets one fault:
+
+    ok         a normal stream               slow       a slow stream (~2 s)
+    stall      text, then silence: timeout   drop       text, then the connection drops
+    garbage    text, then bytes that are not SSE JSON
+    retry-500  HTTP 500 once, then a reply   retry-429  HTTP 429 + retry-after-ms, then a reply
+    fail-500   HTTP 500 until retries run out (no text; the reply is marked failed)
+    hostile    escape sequences and bidi controls in the text (stored sanitised)
+    cancel     escape mid-stream             switch     another conversation opened mid-stream
+    disk       saving fails (ENOSPC) for ~1.5 s mid-reply, then works again
+
+After each reply the expected outcome (text the server sent before the fault, finish reason) is
+recorded; at the end every conversation file is parsed by a fresh store and compared with that
+ledger. Prints RSS start (after warm-up) / end / max, replies ok or failed per fault kind,
+files parsed, messages lost.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import errno
+import gc
+import json
+import os
+import random
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+FAULTS = {"ok": 30, "slow": 4, "stall": 6, "drop": 6, "garbage": 6, "retry-500": 6,
+          "retry-429": 6, "fail-500": 4, "hostile": 6, "cancel": 8, "switch": 6, "disk": 6}
+HOSTILE = ["plain ", "\x1b]52;c;SGVsbG8=\x07", " \x1b]0;title\x07", " \x1b[31mred\x1b[0m",
+           " \x9b2J", " \u202eevil\u202c", " [bold]markup[/]"]
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def rss_mb() -> float:
+    with open("/proc/self/statm") as handle:
+        return int(handle.read().split()[1]) * PAGE / 2**20
+
+
+def _retained_styles() -> str:
+    """How full Textual's `StylesCache.get_inner_outer` lru_cache(1024) is: it keeps the
+    render caches of up to 1024 removed widgets alive (Textualize/textual#6665), which is
+    most of the early RSS growth; it levels off once this reaches 1024."""
+    from textual._styles_cache import StylesCache
+
+    return f"removed widgets' styles kept by Textual {StylesCache.get_inner_outer.cache_info().currsize}"
+
+
+@dataclass
+class Expected:
+    fault: str
+    conv_id: str
+    index: int            # of the assistant message in the conversation
+    prompt: str
+    text: str             # exact text, or the text it must be a prefix of ("cancel")
+    finish_reason: str
+    prefix: bool = False
+
+
+def _words(rng: random.Random, n: int) -> list[str]:
+    vocab = ["llama", "token", "stream", "café", "naïve", "🙂", "résumé", "**bold**", "`code`",
+             "\n", "- item\n", "über", "中文", "value", "42"]
+    return [rng.choice(vocab) + " " for _ in range(n)]
+
+
+def script(fault: str, rng: random.Random) -> tuple[list[Any], str, str]:
+    """(responses to enqueue, the text the client will receive, the finish reason)."""
+    from llama_tui.sanitize import sanitize
+    from tests.fakeserver import chat_stream, disconnect_after, error_response, stall_after
+    from tests.fakeserver.scripts import SSE_TYPE
+    from tests.fakeserver.server import Response, Send
+
+    pieces = _words(rng, rng.randint(5, 60))
+    text = "".join(pieces)
+    delay = 0.005
+    error500 = error_response(500, {"error": {"message": "overloaded"}})
+    if fault == "slow":
+        return [chat_stream(pieces[:40], delay=0.05)], "".join(pieces[:40]), "stop"
+    if fault in ("cancel", "switch", "disk"):
+        pieces = _words(rng, 80)
+        return [chat_stream(pieces, delay=0.03)], "".join(pieces), "stop"
+    if fault == "stall":
+        return [stall_after(pieces, 30)], text, "error"
+    if fault == "drop":
+        return [disconnect_after(pieces)], text, "error"
+    if fault == "garbage":
+        chunks = [f"data: {json.dumps({'choices': [{'delta': {'content': p}}]})}\n\n".encode()
+                  for p in pieces]
+        junk = Send(b"data: {\"choices\": [\xff\xfe\n\n")
+        return [Response(headers={"content-type": SSE_TYPE}, steps=[*map(Send, chunks), junk])], \
+            text, "error"
+    if fault == "retry-500":
+        return [error500, chat_stream(pieces, delay=delay)], text, "stop"
+    if fault == "retry-429":
+        slow_down = error_response(429, {"error": {"message": "slow down"}},
+                                   headers={"retry-after-ms": "50"})
+        return [slow_down, chat_stream(pieces, delay=delay)], text, "stop"
+    if fault == "fail-500":
+        return [error500, error500, error500], "", "error"
+    if fault == "hostile":
+        pieces = pieces[:5] + HOSTILE + pieces[5:]
+        return [chat_stream(pieces, delay=delay)], sanitize("".join(pieces)), "stop"
+    return [chat_stream(pieces, delay=delay)], text, "stop"
+
+
+class Soak:
+    def __init__(self, args: argparse.Namespace, home: Path) -> None:
+        self.args, self.home = args, home
+        self.rng = random.Random(args.seed)
+        self.ledger: list[Expected] = []
+        self.outcome: Counter[tuple[str, str]] = Counter()
+        self.problems: list[str] = []
+        self.rss: list[float] = []
+
+    async def run(self) -> None:
+        from llama_tui.ui import app as app_module
+        from llama_tui.ui.app import make_app
+        from tests.fakeserver import FakeServer
+        from tests.ui.conftest import wait_for
+
+        app_module.SAVE_RETRY_SECONDS = 1.0
+        with FakeServer() as server:
+            self.server = server
+            self._write_config(server)
+            app = make_app(probe_servers=())
+            async with app.run_test(size=(120, 36)) as pilot:
+                self.app, self.pilot, self.wait_for = app, pilot, wait_for
+                await self._loop()
+
+    def _write_config(self, server: Any) -> None:
+        path = self.home / "config" / "config.toml"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f'default_endpoint = "fake"\n[endpoints.fake]\nurl = "{server.base_url}/v1"\n'
+                        'key = "sk-soak"\nread_timeout = 1.5\nmax_retries = 2\n', "utf-8")
+        path.chmod(0o600)
+
+    async def _loop(self) -> None:
+        names, weights = zip(*FAULTS.items(), strict=True)
+        budget = self.args.minutes * 60 / self.args.replies
+        started = time.monotonic()
+        for n in range(self.args.replies):
+            if n % 5 == 0:
+                await self.pilot.press("ctrl+n")
+            fault = self.rng.choices(names, weights)[0]
+            try:
+                await self._one(n, fault)
+            except Exception as exc:  # the soak reports, it does not stop at the first problem
+                self.outcome[(fault, "failed")] += 1
+                self.problems.append(f"reply {n} ({fault}): {type(exc).__name__}: {exc}")
+            if n == 10:
+                gc.collect()
+                self.rss.append(rss_mb())  # the start: after warm-up (imports, first screens)
+            elif n > 10:
+                self.rss.append(rss_mb())
+            ahead = started + (n + 1) * budget - time.monotonic()
+            if ahead > 0:
+                await self.pilot.pause(ahead)
+            if n % 50 == 49:
+                print(f"  {n + 1} replies, {time.monotonic() - started:.0f} s, "
+                      f"RSS {rss_mb():.1f} MB, {_retained_styles()}", flush=True)
+        await self.wait_for(self.pilot, lambda: not self.app._unsaved, timeout=15)
+
+    async def _one(self, n: int, fault: str) -> None:
+        from tests.ui.conftest import main, type_and_send
+
+        screen = main(self.app)
+        responses, text, finish = script(fault, self.rng)
+        for response in responses:
+            self.server.enqueue(response)
+        prompt = f"prompt {n} ({fault})"
+        await type_and_send(self.pilot, prompt)
+        conv = screen.current
+        assert conv is not None and len(conv.messages) >= 2, "the prompt was not sent"
+        assert conv.messages[-2].content == prompt, "the prompt was not sent"
+        expected = Expected(fault, conv.id, len(conv.messages) - 1, prompt, text, finish)
+        job = screen.jobs[conv.id][0] if conv.id in screen.jobs else None
+        if fault in ("cancel", "switch", "disk"):
+            assert job is not None, "a slow reply ended at once"
+        if fault == "cancel":
+            await self.wait_for(self.pilot, lambda: len(job.parts) >= self.rng.randint(3, 30))
+            await self.pilot.press("escape")
+            expected.finish_reason, expected.prefix = "cancelled", True
+        elif fault == "switch":
+            others = [s.id for s in screen.query_one("#sidebar").summaries if s.id != conv.id]
+            await self.wait_for(self.pilot, lambda: len(job.parts) >= 5)
+            if others:
+                await screen.open_id(self.rng.choice(others))
+                await self.pilot.pause(0.3)
+                await screen.open_id(conv.id)
+        elif fault == "disk":
+            await self.wait_for(self.pilot, lambda: len(job.parts) >= 3)
+            await self._disk_fails_for(1.5)
+        await self.wait_for(self.pilot, lambda: conv.id not in screen.jobs, timeout=30)
+        expected.conv_id = conv.id  # a conflict copy would have changed it (none expected)
+        self.ledger.append(expected)
+        assert not self.server._queue, "the server has responses left: the script slipped"
+        reply = conv.messages[expected.index]
+        ok = self._matches(expected, reply.content, reply.finish_reason)
+        self.outcome[(fault, "ok" if ok else "failed")] += 1
+        if not ok:
+            self.problems.append(f"reply {n} ({fault}) in memory: {reply.finish_reason} "
+                                 f"{reply.content[:60]!r} vs {expected.text[:60]!r}")
+
+    async def _disk_fails_for(self, seconds: float) -> None:
+        from llama_tui.storage import atomic
+
+        real = atomic.tempfile.mkstemp
+
+        def full(*args: Any, **kwargs: Any) -> Any:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+        atomic.tempfile.mkstemp = full  # type: ignore[assignment]
+        try:
+            await self.pilot.pause(seconds)
+        finally:
+            atomic.tempfile.mkstemp = real  # type: ignore[assignment]
+
+    @staticmethod
+    def _matches(expected: Expected, content: str, finish_reason: str | None) -> bool:
+        if finish_reason != expected.finish_reason:
+            return False
+        return expected.text.startswith(content) if expected.prefix else content == expected.text
+
+    def verify_files(self) -> tuple[int, int, int]:
+        """(files parsed, files that failed to parse, messages lost) by a fresh store."""
+        from llama_tui.storage.store import ConversationStore
+
+        store = ConversationStore()
+        summaries, problems = store.scan()
+        convs = {}
+        for summary in summaries:
+            try:
+                convs[summary.id] = store.load(summary.id)
+            except Exception as exc:
+                problems.append(f"{summary.path.name}: {exc}")  # type: ignore[arg-type]
+        lost = 0
+        for exp in self.ledger:
+            conv = convs.get(exp.conv_id)
+            ok = conv is not None and len(conv.messages) > exp.index
+            if ok:
+                user, reply = conv.messages[exp.index - 1], conv.messages[exp.index]
+                ok = user.content == exp.prompt and self._matches(exp, reply.content,
+                                                                  reply.finish_reason)
+            if not ok:
+                lost += 1
+                self.problems.append(f"on disk: {exp.fault} reply in {exp.conv_id} "
+                                     f"#{exp.index} lost or different")
+        self.problems += [f"unreadable: {p}" for p in problems]
+        return len(convs), len(problems), lost
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--replies", type=int, default=500)
+    parser.add_argument("--minutes", type=float, default=30.0)
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+    home = Path(tempfile.mkdtemp(prefix="llama-tui-soak-"))
+    os.environ["LLAMA_TUI_HOME"] = str(home)
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+    from llama_tui.cli import setup_logging
+    from llama_tui.config import hide_keys_in_logs
+
+    setup_logging()  # the log file, as the app has it (under the soak's home)
+    hide_keys_in_logs()
+    soak = Soak(args, home)
+    began = time.monotonic()
+    print(f"soak: {args.replies} replies over ~{args.minutes:g} min, seed {args.seed}, "
+          f"home {home}", flush=True)
+    try:
+        asyncio.run(soak.run())
+    except Exception as exc:  # the app crashed: still check the files and print the numbers
+        soak.problems.insert(0, f"the app crashed: {type(exc).__name__}: {exc}"[:500])
+    elapsed = time.monotonic() - began
+    gc.collect()
+    parsed, unreadable, lost = soak.verify_files()
+    temps = list((home / "data" / "conversations").glob(".*.tmp"))
+    log = home / "state" / "llama-tui.log"
+    if log.exists() and b"sk-soak" in log.read_bytes():
+        soak.problems.append("the key is in the log")
+    rss = soak.rss or [rss_mb()]
+    kinds = sorted({fault for fault, _ in soak.outcome})
+    print(f"\nduration        {elapsed / 60:.1f} min")
+    print(f"replies         {sum(soak.outcome.values())} "
+          f"(ok {sum(v for (f, r), v in soak.outcome.items() if r == 'ok')}, "
+          f"failed {sum(v for (f, r), v in soak.outcome.items() if r == 'failed')})")
+    for kind in kinds:
+        print(f"  {kind:<12}  ok {soak.outcome[(kind, 'ok')]:>4}  "
+              f"failed {soak.outcome[(kind, 'failed')]:>3}")
+    print(f"RSS MB          start {rss[0]:.1f}  end {rss[-1]:.1f}  max {max(rss):.1f}  "
+          f"(growth {rss[-1] - rss[0]:+.1f})")
+    print(f"files parsed    {parsed} (unreadable {unreadable}, temp files left {len(temps)})")
+    print(f"messages lost   {lost}")
+    print(f"log             {log.stat().st_size if log.exists() else 0} bytes, key in it: "
+          f"{'yes' if 'the key is in the log' in soak.problems else 'no'}")
+    for problem in soak.problems[:20]:
+        print(f"  problem: {problem}")
+    print(json.dumps({"replies": sum(soak.outcome.values()), "minutes": round(elapsed / 60, 1),
+                      "rss_start_mb": round(rss[0], 1), "rss_end_mb": round(rss[-1], 1),
+                      "rss_max_mb": round(max(rss), 1), "files_parsed": parsed,
+                      "unreadable": unreadable, "lost": lost, "temp_files": len(temps),
+                      "outcomes": {f"{f}:{r}": v for (f, r), v in sorted(soak.outcome.items())}}))
+    sys.exit(1 if lost or unreadable or soak.problems else 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,168 @@
+"""The reply renderer (StreamMarkdown) in the running app: the streamed result reads like
+Textual's Markdown, like the same reply reopened, never goes through markup parsing, and
+coalesces tokens into few frames."""
+
+from __future__ import annotations
+
+import re
+
+from textual.app import App, ComposeResult
+from textual.containers import VerticalScroll
+from textual.selection import Selection
+from textual.widget import Widget
+from textual.widgets import Markdown, Static
+
+from llama_tui.ui.widgets.block_stream import BlockStream, make_parser
+from llama_tui.ui.widgets.chat_view import ChatView
+from llama_tui.ui.widgets.message_view import AssistantMessage
+from llama_tui.ui.widgets.stream_markdown import StreamMarkdown
+from tests.fakeserver import chat_stream
+from tests.fakeserver.markdown import markdown_reply
+from tests.ui.conftest import SIZE, main, type_and_send, wait_replies
+
+
+def shown_text(widget: Widget) -> str:
+    """All the text a widget draws (what a selection of everything copies)."""
+    selected = widget.get_selection(Selection(None, None))
+    return selected[0] if selected else ""
+
+
+def squash(text: str) -> str:
+    """Words only: wrapping, bars, bullets and rules drawn around text do not count."""
+    return re.sub(r"[\s▌│┼─•▪‣⭑◦]+", " ", text).strip()
+
+
+class Page(App[None]):
+    def __init__(self, widget: Widget) -> None:
+        super().__init__()
+        self.widget = widget
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll():
+            yield self.widget
+
+
+async def textual_markdown_texts(text: str) -> list[str]:
+    """The text of every leaf block Textual's own Markdown widget draws for `text`."""
+    markdown = Markdown(text, parser_factory=make_parser)
+    async with Page(markdown).run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        leaves = [w for w in markdown.query(Static) if not w.query(Static)]
+        return [squash(shown_text(leaf)) for leaf in leaves if squash(shown_text(leaf))]
+
+
+async def test_streamed_reply_reads_like_textual_markdown_and_like_reopened(app_factory,
+                                                                            fake_server):
+    pieces = markdown_reply(4000)
+    text = "".join(pieces)
+    fake_server.enqueue(chat_stream(pieces))
+    app = app_factory()
+    async with app.run_test(size=SIZE) as pilot:
+        await type_and_send(pilot, "A long answer, please")
+        await wait_replies(pilot)
+        view = main(app).query_one(ChatView).query_one(AssistantMessage)
+        assert view.source == text
+        streamed = shown_text(view.query_one(StreamMarkdown))
+        conversation = main(app).current
+        await main(app).open_conversation(None)
+        await main(app).open_conversation(conversation)
+        await pilot.pause()
+        reopened = main(app).query_one(ChatView).query_one(AssistantMessage)
+        assert shown_text(reopened.query_one(StreamMarkdown)) == streamed
+
+    ours = squash(streamed)
+    position = 0
+    for block in await textual_markdown_texts(text):  # every block, in the same order
+        found = ours.find(block, position)
+        assert found >= 0, f"{block!r} missing after offset {position}"
+        position = found + len(block)
+    lines = streamed.splitlines()
+    assert any(line.startswith("• ") for line in lines)  # bullet list
+    assert any(re.match(r"\s*\d+\. ", line) for line in lines)  # ordered list
+    assert any("│" in line for line in lines) and any("┼" in line for line in lines)  # table
+    assert any(line.startswith("▌ ") for line in lines)  # quote
+    assert any(line.startswith("  def fibonacci") for line in lines)  # fenced code
+
+
+async def test_streamed_text_is_never_parsed_as_markup(app_factory, fake_server, monkeypatch):
+    from textual import content, markup
+
+    nasty = "[bold]not bold[/bold] [@click=app.quit]click[/] [link='x']l[/link] **really bold**"
+    seen: list[str] = []
+    from_markup, to_content = content.Content.from_markup, markup.to_content
+
+    def spy_from_markup(cls, text, **variables):  # type: ignore[no-untyped-def]
+        seen.append(str(text))
+        return from_markup.__func__(cls, text, **variables)  # type: ignore[attr-defined]
+
+    def spy_to_content(text, *args, **kwargs):  # type: ignore[no-untyped-def]
+        seen.append(str(text))
+        return to_content(text, *args, **kwargs)
+
+    monkeypatch.setattr(content.Content, "from_markup", classmethod(spy_from_markup))
+    monkeypatch.setattr(markup, "to_content", spy_to_content)
+    fake_server.enqueue(chat_stream([nasty[:15], nasty[15:40], nasty[40:]]))
+    app = app_factory()
+    async with app.run_test(size=SIZE) as pilot:
+        await type_and_send(pilot, "markup?")
+        await wait_replies(pilot)
+        body = main(app).query_one(AssistantMessage).query_one(StreamMarkdown)
+        drawn = shown_text(body)
+        assert app.is_running
+    assert "[bold]not bold[/bold]" in drawn and "[@click=app.quit]click[/]" in drawn
+    assert "really bold" in drawn and "**" not in drawn  # Markdown still applies
+    assert not [s for s in seen if "not bold" in s or "click=app.quit" in s or "really" in s]
+
+
+async def test_tokens_arriving_together_make_one_frame_and_the_first_shows_at_once():
+    body = StreamMarkdown(streaming=True)
+    advances: list[bool] = []
+    original = BlockStream.advance
+
+    def counting(self: BlockStream, final: bool):  # type: ignore[no-untyped-def]
+        advances.append(final)
+        return original(self, final)
+
+    BlockStream.advance = counting  # type: ignore[method-assign]
+    try:
+        async with Page(body).run_test(size=SIZE) as pilot:
+            body.FRAME_SECONDS = 0.3
+            body.append("first")
+            await pilot.pause(0.05)
+            assert "first" in shown_text(body)  # idle before: drawn at once
+            for piece in markdown_reply(500)[1:]:
+                body.append(piece)  # 500 tokens within one frame interval
+            await pilot.pause(0.05)
+            assert len(advances) == 1  # not drawn yet: the frame cap holds
+            await pilot.pause(0.4)
+            assert len(advances) == 2  # ...then once, for all of them
+            body.finish()
+            await pilot.pause()
+            assert advances[-1] is True
+    finally:
+        BlockStream.advance = original  # type: ignore[method-assign]
+
+
+async def test_height_grows_in_steps_while_streaming_and_fits_after():
+    body = StreamMarkdown(streaming=True)
+    async with Page(body).run_test(size=SIZE) as pilot:
+        for piece in markdown_reply(1200):
+            body.append(piece)
+        await pilot.pause(0.3)
+        drawn = len(shown_text(body).splitlines())
+        assert drawn <= body.size.height < drawn + StreamMarkdown.GROWTH_STEP
+        body.finish()
+        await pilot.pause()
+        assert body.size.height == len(shown_text(body).splitlines())
+
+
+async def test_theme_change_redraws_finished_blocks():
+    body = StreamMarkdown("# Title\n\n```python\nx = 1\n```\n")
+    async with Page(body).run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        before = [body.render_line(y) for y in range(body.size.height)]
+        pilot.app.theme = "textual-light"
+        await pilot.pause()
+        after = [body.render_line(y) for y in range(body.size.height)]
+        assert [s.text for s in before] == [s.text for s in after]
+        assert before != after

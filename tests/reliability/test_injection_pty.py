@@ -128,9 +128,6 @@ error = "ERROR-MARK \\u001b]52;c;Q0xJUEJPQVJECg==\\u0007"
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="stored user messages (message_view.UserMessage) and the "
-                   "chat title (main.py #chat-title) are shown unsanitised: see the reliability "
-                   "report")
 def test_a_conversation_file_from_elsewhere_cannot_drive_the_terminal(
     isolated_home: Path, server: FakeServer
 ) -> None:

@@ -24,6 +24,7 @@ from llama_tui.client.dialects import GenerationRequest
 from llama_tui.config import ConfigError
 from llama_tui.model import Conversation, Endpoint, Message
 from llama_tui.prompts import PromptFormatError
+from llama_tui.sanitize import sanitize
 from llama_tui.session import (
     add_prompt,
     begin_reply,
@@ -169,7 +170,7 @@ class MainScreen(ManageActions, Screen[None]):
         view = await self.query_one(ChatView).show(conv, EMPTY_HINT, job.message if job else None,
                                                    focus_index=focus_index)
         title = conv.title if conv and conv.title else "New conversation"
-        self.query_one("#chat-title", Static).update(Content(title))
+        self.query_one("#chat-title", Static).update(Content(sanitize(title)))
         if job is not None and view is not None:
             job.view = view
             if job.text:
@@ -236,7 +237,7 @@ class MainScreen(ManageActions, Screen[None]):
         """Append the reply placeholder, show it, save, and start the worker bound to `conv`."""
         chat = self.query_one(ChatView)
         reply = begin_reply(conv)
-        self.query_one("#chat-title", Static).update(Content(conv.title))
+        self.query_one("#chat-title", Static).update(Content(sanitize(conv.title)))
         if conv.mode == "completion":
             view: ReplySink | None = await chat.show(conv, live=reply)
         else:

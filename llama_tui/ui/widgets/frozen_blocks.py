@@ -19,7 +19,7 @@ from textual.strip import Strip
 from llama_tui.ui.widgets.block_stream import Node
 
 Measure = Callable[[Node], tuple[int, int, int]]  # a block's height, margin above, below
-Paint = Callable[[Node], list[Strip]]
+Paint = Callable[[Node, int], list[Strip]]  # a block's strips, exactly that many rows
 
 
 @dataclass
@@ -66,7 +66,7 @@ class FrozenBlocks:
         if y >= block.first + block.height:
             return None
         if block.strips is None:
-            block.strips = paint(block.node)
+            block.strips = paint(block.node, block.height)
         return block.strips[y - block.first]
 
 

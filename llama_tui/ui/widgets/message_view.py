@@ -92,7 +92,7 @@ class UserMessage(MessageActions, Static, can_focus=True):
                 Binding("e", "request('edit')", "Edit & resend", id="edit-resend")]
 
     def __init__(self, message: Message) -> None:
-        super().__init__(Content(message.content), classes="message -user")
+        super().__init__(Content(sanitize(message.content)), classes="message -user")
         self.message = message
         self.border_title = "You"
 
@@ -158,4 +158,4 @@ def message_widget(message: Message) -> UserMessage | AssistantMessage | Static:
         return UserMessage(message)
     if message.role == Role.ASSISTANT:
         return AssistantMessage(message)
-    return Static(Content(message.content), classes="message -system")
+    return Static(Content(sanitize(message.content)), classes="message -system")

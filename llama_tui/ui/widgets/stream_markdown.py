@@ -149,10 +149,9 @@ class StreamMarkdown(Widget):
         lines = render_block(node, self._width, self._theme() if highlight else None).lines
         return [self._strip(line) for line in lines]
 
-    def _paint_frozen(self, node: Node) -> list[Strip]:
-        strips = self._paint(node)
-        height = self._measure(node)[0]  # the row count measured when it froze, always
-        return (strips + [self._blank()] * height)[:height]
+    def _paint_frozen(self, node: Node, height: int) -> list[Strip]:
+        # Exactly the rows measured when it froze (highlighting never changes the text).
+        return (self._paint(node) + [self._blank()] * height)[:height]
 
     def _strip(self, line: Content) -> Strip:
         """One line as a strip; the open block's unchanged lines come from a small cache."""
@@ -217,10 +216,10 @@ class StreamMarkdown(Widget):
         """Measure every block at `width` (a new width, theme or first layout)."""
         self._width = width
         self._strip_cache.clear()
+        self._frozen.relayout(self._measure)
         for node in self._pending_nodes:
             self._frozen.append(node, self._measure)
         self._pending_nodes = []
-        self._frozen.relayout(self._measure)
         self._tail_lines = self._render_tail()
 
     def _height(self) -> int:

@@ -32,6 +32,7 @@ INDEX_VERSION = 1
 #: An empty file is no conversation, even though it is valid (empty) TOML.
 _EMPTY = "the file is empty (a write that never finished, or another program's file)"
 _HEADER_BYTES = 16384
+_FIRST_BYTES = 2048
 
 
 @dataclass(frozen=True)
@@ -275,12 +276,26 @@ class _Seen:
 
 
 def read_summary(path: Path) -> Summary:
-    """A summary from the file's header only; falls back to a full parse when needed."""
+    """A summary from the file's header only; falls back to a full parse when needed.
+
+    Most headers fit in the first 2 KiB: read that, and take the fast path (no TOML parser,
+    no Conversation) when the header has the plain shape llama-tui writes.
+    """
     with path.open("rb") as handle:
-        head = handle.read(_HEADER_BYTES)
-        whole = len(head) < _HEADER_BYTES
+        head = handle.read(_FIRST_BYTES)
+        if len(head) == _FIRST_BYTES and b"\n[" not in head:
+            head += handle.read(_HEADER_BYTES - _FIRST_BYTES)
+        whole = len(head) < _HEADER_BYTES and b"\n[" not in head and handle.read(1) == b""
     if whole and not head.strip():
         raise codec.CodecError(_EMPTY)
+    cut_bytes = head.find(b"\n[")
+    if cut_bytes >= 0:
+        try:
+            quick = _quick_summary(fast_header(head[:cut_bytes].decode("utf-8")), path)
+        except UnicodeDecodeError:
+            quick = None
+        if quick is not None:
+            return quick
     # Strict, so a non-UTF-8 file is reported rather than listed with bytes dropped from its
     # title; incremental, so a character cut at the end of the head is not an error.
     text = codecs.getincrementaldecoder("utf-8")().decode(head, final=whole)
@@ -289,12 +304,10 @@ def read_summary(path: Path) -> Summary:
     if cut >= 0:
         # Top-level keys must precede every table, so the prefix holds all of them. A cut
         # inside a multi-line string leaves it unterminated: a parse error, then full parse.
-        data = fast_header(text[:cut])
-        if data is None:
-            try:
-                data = tomllib.loads(text[:cut])
-            except tomllib.TOMLDecodeError:
-                data = None
+        try:
+            data = tomllib.loads(text[:cut])
+        except tomllib.TOMLDecodeError:
+            data = None
     if data is None or ("id" not in data and "title" not in data):
         full = head if whole else path.read_bytes()
         try:
@@ -304,6 +317,24 @@ def read_summary(path: Path) -> Summary:
     conv = codec.decode({k: v for k, v in data.items() if k not in ("messages", "params")},
                         fallback_id=path.stem)
     return summarize(conv, path)
+
+
+def _quick_summary(data: dict[str, Any] | None, path: Path) -> Summary | None:
+    """A summary straight from a plain header, or None when anything is unusual (then the
+    caller's full decode gives the precise error or the right defaults)."""
+    if data is None:
+        return None
+    conv_id, title = data.get("id"), data.get("title", "")
+    created, updated = data.get("created_at"), data.get("updated_at", data.get("created_at"))
+    version, mode, pinned = data.get("schema_version", 1), data.get("mode", "chat"), \
+        data.get("pinned", False)
+    if not (isinstance(conv_id, str) and conv_id and isinstance(title, str)
+            and isinstance(created, datetime) and isinstance(updated, datetime)
+            and created.tzinfo and updated.tzinfo
+            and type(version) is int and version <= codec.SCHEMA_VERSION
+            and mode in ("chat", "completion") and isinstance(pinned, bool)):
+        return None
+    return Summary(conv_id, title or "Untitled", created, updated, path, mode, pinned)
 
 
 def _summary_to_json(s: Summary) -> dict[str, Any]:

@@ -76,14 +76,18 @@ def generate(folder: Path, count: int, seed: int = 0) -> float:
         if index == count // 2:
             conv.title = BIG_TITLE
         conv.id = f"{int(conv.created_at.timestamp()):010d}{index:06d}BENCH"
-        atomic_write(folder / f"{conv.id}.toml", codec.dumps(conv).encode("utf-8"), mode=0o644)
+        path = folder / f"{conv.id}.toml"
+        atomic_write(path, codec.dumps(conv).encode("utf-8"), mode=0o644)
+        # As when llama-tui wrote it: the file was last written when it was last updated.
+        stamp = conv.updated_at.timestamp()
+        os.utime(path, (stamp, stamp))
     return time.perf_counter() - started
 
 
 def ensure(home: Path, count: int, seed: int = 0) -> Path:
     """The conversations folder of `home`, generated once (reused when the count matches)."""
     folder = home / "data" / "conversations"
-    marker = home / f".generated-{count}-{seed}"
+    marker = home / f".generated-{count}-{seed}-v2"
     if not marker.exists():
         for old in folder.glob("*.toml") if folder.exists() else ():
             old.unlink()

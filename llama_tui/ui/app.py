@@ -168,8 +168,17 @@ class LlamaApp(App[int]):
         lock = self._save_locks.setdefault(conv.id, asyncio.Lock())
         async with lock:
             old_id = conv.id
+            # The write runs to its end even when the caller is cancelled (quit, escape):
+            # the lock is held until then, so no second save of this file starts beside it.
+            writing = asyncio.ensure_future(asyncio.to_thread(self.store.save, conv))
             try:
-                result = await asyncio.to_thread(self.store.save, conv)
+                try:
+                    result = await asyncio.shield(writing)
+                except asyncio.CancelledError:
+                    await asyncio.wait([writing])
+                    if writing.exception() is not None:  # a failed last save: stays unsaved
+                        self._unsaved[old_id] = conv
+                    raise
             except (OSError, CodecError) as exc:
                 transient = isinstance(exc, OSError)
                 if old_id not in self._unsaved:

@@ -85,7 +85,8 @@ async def run_reply(
                 await _finish(job, event.finish_reason, save, event.stats, event.usage,
                               _filter_words(event))
     except asyncio.CancelledError:
-        await _finish(job, "cancelled", save, _partial_stats(job), None, None)
+        if job.outcome == "streaming":  # not when cancelled while saving a finished reply
+            await _finish(job, "cancelled", save, _partial_stats(job), None, None)
         raise
     except ApiError as exc:
         job.error = exc

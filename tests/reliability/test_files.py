@@ -337,3 +337,49 @@ def test_two_app_instances_never_overwrite_each_other(isolated_home: Path,
         "first": ["first", "first-reply", "from b", "reply-to-b"],
         "first (conflict copy)": ["first", "first-reply", "second", "second-reply"],
     }
+
+
+async def test_a_save_cancelled_mid_write_is_not_a_conflict_with_the_next(
+        isolated_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Quitting (or escape) cancels a reply while its final save is still writing in a thread.
+    The next save of that conversation must wait for that write, not run beside it: else the
+    older write lands last (the newer text is lost) or our own file looks like another
+    program's (a spurious conflict copy, seen when quitting right as a reply ended)."""
+    import asyncio
+    import threading
+
+    app = make_app(probe_servers=())
+    conv = Conversation(id="01SLOWSLOWSLOWSLOWSLOWSLOW", title="slow disk",
+                        messages=[Message(Role.USER, "hello")])
+    writing, release, written = threading.Event(), threading.Event(), threading.Event()
+    real_write = ConversationStore._write
+
+    def slow_write(store: ConversationStore, c: Conversation, path: Path, data: bytes) -> None:
+        if not writing.is_set():  # only the first write is slow
+            writing.set()
+            release.wait(5)
+            real_write(store, c, path, data)
+            written.set()
+            return
+        real_write(store, c, path, data)
+
+    monkeypatch.setattr(ConversationStore, "_write", slow_write)
+    async with app.run_test(size=SIZE) as pilot:
+        first = asyncio.create_task(app.save(conv))
+        await asyncio.to_thread(writing.wait, 5)
+        first.cancel()
+        conv.messages.append(Message(Role.ASSISTANT, "the reply", finish_reason="stop"))
+        second = asyncio.create_task(app.save(conv))
+        await pilot.pause(0.1)
+        release.set()
+        await asyncio.wait([first, second], timeout=5)
+        await asyncio.to_thread(written.wait, 5)  # the cancelled save's write is over too
+        after_two = ConversationStore().load(conv.id)
+        await app.save(conv)  # and a third save is no conflict either
+        said = [str(n.message) for n in app._notifications]
+    assert first.cancelled() and second.done() and second.exception() is None
+    assert not any("changed by another program" in s for s in said), said
+    files = sorted(paths.conversations_dir().glob("*.toml"))
+    assert [f.name for f in files] == [f"{conv.id}.toml"]
+    for saved in (after_two, ConversationStore().load(conv.id)):
+        assert [m.content for m in saved.messages] == ["hello", "the reply"]

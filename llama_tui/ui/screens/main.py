@@ -83,6 +83,7 @@ class MainScreen(ManageActions, Screen[None]):
         super().__init__()
         self.current: Conversation | None = None
         self.jobs: dict[str, tuple[ReplyJob, Worker[ReplyJob]]] = {}
+        self._status_text: str | None = None
 
     def compose(self) -> ComposeResult:
         with Horizontal():
@@ -430,4 +431,7 @@ class MainScreen(ManageActions, Screen[None]):
         others = len(self.jobs) - (1 if conv is not None and conv.id in self.jobs else 0)
         if others:
             parts.append(f"{others} streaming elsewhere")
-        self.query_one("#status", Static).update(Content("  ·  ".join(parts)))
+        text = "  ·  ".join(parts)
+        if text != self._status_text:  # one line, fixed height: no layout pass (it is costly)
+            self._status_text = text
+            self.query_one("#status", Static).update(Content(text), layout=False)

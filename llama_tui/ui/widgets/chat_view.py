@@ -13,6 +13,7 @@ from textual.widgets import Button, Static
 
 from llama_tui.model import Conversation, Message
 from llama_tui.ui.widgets.completion_view import CompletionDocument
+from llama_tui.ui.widgets.layout_once import LayoutOnce
 from llama_tui.ui.widgets.message_view import AssistantMessage, ReplySink, message_widget
 
 PAGE = 16
@@ -20,7 +21,7 @@ PAGE = 16
 FIRST_SCREEN = 4
 
 
-class ChatView(VerticalScroll):
+class ChatView(LayoutOnce, VerticalScroll):
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.conversation: Conversation | None = None

@@ -19,6 +19,7 @@ from textual.widgets import Static
 
 from llama_tui.model import Message, Role, Stats
 from llama_tui.sanitize import sanitize
+from llama_tui.ui.widgets.layout_once import LayoutOnce
 from llama_tui.ui.widgets.stream_markdown import StreamMarkdown
 
 
@@ -97,7 +98,7 @@ class UserMessage(MessageActions, Static, can_focus=True):
         self.border_title = "You"
 
 
-class AssistantMessage(MessageActions, Vertical, can_focus=True):
+class AssistantMessage(MessageActions, LayoutOnce, Vertical, can_focus=True):
     """A reply: Markdown body, a stats line, and an error box when it failed."""
 
     BINDINGS = [

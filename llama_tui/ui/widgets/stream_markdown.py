@@ -26,6 +26,7 @@ from textual.visual import Visual
 from textual.widget import Widget
 
 from llama_tui.ui.widgets.block_stream import BlockStream, Node
+from llama_tui.ui.widgets.layout_once import LayoutOnce
 from llama_tui.ui.widgets.frozen_blocks import FrozenBlocks, first_difference
 from llama_tui.ui.widgets.markdown_blocks import margins, render_block
 
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
     from textual.highlight import HighlightTheme
 
 
-class StreamMarkdown(Widget):
+class StreamMarkdown(LayoutOnce):
     """A Markdown document that can be appended to (`append`) and closed (`finish`)."""
 
     FRAME_SECONDS: ClassVar[float] = 1 / 10

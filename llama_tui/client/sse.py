@@ -1,4 +1,4 @@
-"""The async streaming client: httpx + httpx-sse plumbing, retries, timeouts, redirects.
+"""The async streaming client: httpx plumbing, SSE decoding, retries, timeouts, redirects.
 
 `Client.stream()` turns one `GenerationRequest` into `StreamEvent`s (DESIGN §3). It knows
 nothing about conversations or files; its callers (the CLI, the app's worker) do.
@@ -20,7 +20,6 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import httpx
-from httpx_sse import EventSource
 
 from llama_tui.client.dialects import (
     GenerationRequest,
@@ -46,6 +45,7 @@ from llama_tui.client.events import (
     TruncatedStream,
     hide_secrets,
 )
+from llama_tui.client.sse_decode import ServerSentEvent, SSEDecoder
 from llama_tui.model import Endpoint, Stats, Usage
 from llama_tui.sanitize import sanitize
 
@@ -295,27 +295,27 @@ class Client:
     ) -> AsyncIterator[StreamEvent]:
         state = _StreamState(sent_at)
         done = saw_event = False
+        decoder = SSEDecoder()
         try:
-            async for sse in EventSource(response).aiter_sse():
-                saw_event = True
-                data = sse.data
-                if sse.event == "error":
-                    raise error_from_body(200, data, started.headers, in_stream=True)
-                if data.strip() == "[DONE]":
-                    done = True
+            async for chunk in response.aiter_bytes():
+                for sse in decoder.feed(chunk):
+                    saw_event = True
+                    delta = _event_text(sse, state, started)
+                    if delta is _DONE:
+                        done = True
+                        break
+                    if delta:
+                        yield TextDelta(delta)
+                if done:
                     break
-                if not data.strip():
-                    continue
-                try:
-                    obj = json.loads(data)
-                except ValueError:
-                    raise ProtocolError(f"unreadable event from the server: {data[:200]!r}",
-                                        **_ids(started)) from None
-                if isinstance(obj, dict) and obj.get("error") and not obj.get("choices"):
-                    raise error_from_body(200, data, started.headers, in_stream=True)
-                delta = state.add(obj)
-                if delta:
-                    yield TextDelta(delta)
+            else:
+                for sse in decoder.close():
+                    saw_event = True
+                    delta = _event_text(sse, state, started)
+                    if delta is _DONE:
+                        done = True
+                    elif delta:
+                        yield TextDelta(delta)
         except httpx.ReadTimeout:
             raise StreamTimeout(
                 f"no data from the server for {self.endpoint.read_timeout:g} s", **_ids(started)
@@ -374,6 +374,28 @@ class Client:
             raise EmptyStream("the server answered without any text", **_ids(started))
         yield state.finished(started)
 
+
+_DONE = "\0[DONE]"  # what `_event_text` returns for `data: [DONE]`
+
+
+def _event_text(sse: ServerSentEvent, state: _StreamState, started: ResponseStarted) -> str | None:
+    """The text one event adds (or `_DONE`); raises the error an event carries."""
+    data = sse.data
+    if sse.event == "error":
+        raise error_from_body(200, data, started.headers, in_stream=True)
+    stripped = data.strip()
+    if stripped == "[DONE]":
+        return _DONE
+    if not stripped:
+        return None
+    try:
+        obj = json.loads(data)
+    except ValueError:
+        raise ProtocolError(f"unreadable event from the server: {data[:200]!r}",
+                            **_ids(started)) from None
+    if isinstance(obj, dict) and obj.get("error") and not obj.get("choices"):
+        raise error_from_body(200, data, started.headers, in_stream=True)
+    return state.add(obj)
 
 class _StreamState:
     """Running totals of one reply: text count, finish, usage, timings."""

@@ -132,7 +132,8 @@ async def test_export_then_import_round_trip(app_factory):
         await pilot.pause(0.2)
         assert screen.current.title == "Exported" and screen.current.id != conv.id
     data = [load_toml(p) for p in conversation_files()]
-    assert [d["messages"] for d in data][0] == [d["messages"] for d in data][1]
+    first, second = (d["messages"] for d in data)
+    assert first == second
     assert json.loads(exports[0].read_text())["title"] == "Exported"
 
 

@@ -42,6 +42,7 @@ from llama_tui.ui.widgets.chat_view import ChatView
 from llama_tui.ui.widgets.conversation_list import ConversationList
 from llama_tui.ui.widgets.message_view import AssistantMessage, ReplySink
 from llama_tui.ui.widgets.prompt_input import PromptInput
+from llama_tui.ui.widgets.stream_markdown import warm_up
 
 if TYPE_CHECKING:
     from llama_tui.ui.app import LlamaApp
@@ -49,6 +50,8 @@ if TYPE_CHECKING:
 
 #: On a cold start, this many of the newest unindexed files are read before the first paint.
 FIRST_PAINT_FILES = 200
+#: After this long idle start, the Markdown parser and Pygments load in a thread (warm_up).
+WARM_UP_SECONDS = 1.0
 
 EMPTY_HINT = (
     "New conversation. Type below and press Enter to send; ctrl+j inserts a newline.\n"
@@ -103,6 +106,8 @@ class MainScreen(ManageActions, Screen[None]):
         await self.open_conversation(None)
         self.set_interval(0.5, self.update_status)
         self.query_one(PromptInput).focus()
+        self.set_timer(WARM_UP_SECONDS, lambda: self.run_worker(warm_up, thread=True,
+                                                                group="warm-up"))
 
     # -- list -------------------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ The one difference from parsing the whole text at once: a link reference definit
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -30,8 +31,10 @@ def _hard_breaks(state: StateCore) -> None:
                 child.type = "hardbreak"
 
 
+@functools.cache
 def make_parser() -> MarkdownIt:
-    """GFM-like Markdown where single newlines are line breaks (chat replies mean them)."""
+    """GFM-like Markdown where single newlines are line breaks (chat replies mean them).
+    One parser for every reply: it holds no state between parses."""
     from markdown_it import MarkdownIt
 
     parser = MarkdownIt("gfm-like")

@@ -26,8 +26,8 @@ from textual.visual import Visual
 from textual.widget import Widget
 
 from llama_tui.ui.widgets.block_stream import BlockStream, Node
-from llama_tui.ui.widgets.layout_once import LayoutOnce
 from llama_tui.ui.widgets.frozen_blocks import FrozenBlocks, first_difference
+from llama_tui.ui.widgets.layout_once import LayoutOnce
 from llama_tui.ui.widgets.markdown_blocks import margins, render_block
 
 if TYPE_CHECKING:
@@ -286,3 +286,12 @@ class StreamMarkdown(LayoutOnce):
         changed, self._look = look != self._look, look
         return changed
 
+
+def warm_up() -> None:
+    """Load what the first reply on screen needs (the Markdown parser, Pygments and a lexer:
+    ~0.15 s here), so that opening the first conversation does not pay for it. Run in a
+    thread while the app is idle."""
+    from textual.highlight import highlight
+
+    BlockStream("").prepare()
+    highlight("def f(x):\n    return x\n", language="python")

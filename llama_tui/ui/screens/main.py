@@ -8,6 +8,7 @@ conversation object).
 from __future__ import annotations
 
 import asyncio
+import gc
 from typing import TYPE_CHECKING
 
 from textual import on
@@ -50,8 +51,18 @@ if TYPE_CHECKING:
 
 #: On a cold start, this many of the newest unindexed files are read before the first paint.
 FIRST_PAINT_FILES = 200
-#: After this long idle start, the Markdown parser and Pygments load in a thread (warm_up).
+#: After this long idle start, the Markdown parser and Pygments load in a thread (settle_in).
 WARM_UP_SECONDS = 1.0
+
+
+def settle_in() -> None:
+    """Idle after start: load what the first reply on screen needs, then move everything
+    alive now (Textual, CSS, the list: long-lived) out of the garbage collector's reach. A
+    full collection walked all of it, ~35 ms here, and one tends to fall in the middle of a
+    streamed reply, right when its last words are due."""
+    warm_up()
+    gc.collect()
+    gc.freeze()
 
 EMPTY_HINT = (
     "New conversation. Type below and press Enter to send; ctrl+j inserts a newline.\n"
@@ -106,7 +117,7 @@ class MainScreen(ManageActions, Screen[None]):
         await self.open_conversation(None)
         self.set_interval(0.5, self.update_status)
         self.query_one(PromptInput).focus()
-        self.set_timer(WARM_UP_SECONDS, lambda: self.run_worker(warm_up, thread=True,
+        self.set_timer(WARM_UP_SECONDS, lambda: self.run_worker(settle_in, thread=True,
                                                                 group="warm-up"))
 
     # -- list -------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ user text is shown as `Content` (literal), replies as Markdown drawn by `StreamM
 
 from __future__ import annotations
 
+import asyncio
 from typing import Protocol
 
 from textual.binding import Binding
@@ -141,9 +142,15 @@ class AssistantMessage(MessageActions, LayoutOnce, Vertical, can_focus=True):
         self._body.append(delta)
 
     async def finish(self, finish_reason: str, stats: Stats | None, error: str | None) -> None:
+        """Show the end of the reply; returns once that frame is drawn (or after 0.2 s), so
+        the final save that follows does not compete with drawing the last words. The border
+        loses its streaming colour after that frame (restyling the reply costs ~10 ms)."""
         self._body.finish()
-        self.remove_class("-streaming")
         self._show_outcome(finish_reason, stats, error)
+        drawn = asyncio.get_running_loop().create_future()
+        self.call_after_refresh(lambda: drawn.done() or drawn.set_result(None))
+        await asyncio.wait([drawn], timeout=0.2)
+        self.remove_class("-streaming")
 
     def _show_outcome(self, finish_reason: str | None, stats: Stats | None, error: str | None) -> None:
         self.set_class(finish_reason in ("error", "content_filter"), "-failed")

@@ -147,8 +147,13 @@ class AssistantMessage(MessageActions, LayoutOnce, Vertical, can_focus=True):
         loses its streaming colour after that frame (restyling the reply costs ~10 ms)."""
         self._body.finish()
         self._show_outcome(finish_reason, stats, error)
-        drawn = asyncio.get_running_loop().create_future()
-        self.call_after_refresh(lambda: drawn.done() or drawn.set_result(None))
+        drawn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+        def done() -> None:
+            if not drawn.done():
+                drawn.set_result(None)
+
+        self.call_after_refresh(done)
         await asyncio.wait([drawn], timeout=0.2)
         self.remove_class("-streaming")
 

@@ -22,26 +22,25 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from textual.app import App, ComposeResult  # noqa: E402
-from textual.containers import VerticalScroll  # noqa: E402
 from textual.content import Content  # noqa: E402
 from textual.widget import Widget  # noqa: E402
 from textual.widgets import Static  # noqa: E402
 
-from llama_tui.ui.widgets.stream_markdown import StreamMarkdown  # noqa: E402
+from llama_tui.ui.widgets.stream_markdown import MarkdownScroll, StreamMarkdown  # noqa: E402
 from tests.fakeserver.markdown import markdown_reply  # noqa: E402
 
 UPDATES = 40
 
 
 class Page(App[None]):
-    CSS = "VerticalScroll > Static { margin-bottom: 1; }"
+    CSS = "MarkdownScroll > Static { margin-bottom: 1; }"
 
     def __init__(self, widgets: list[Widget]) -> None:
         super().__init__()
         self.widgets = widgets
 
     def compose(self) -> ComposeResult:
-        with VerticalScroll():
+        with MarkdownScroll():  # a VerticalScroll carrying the Markdown styles
             yield from self.widgets
 
 
@@ -55,7 +54,7 @@ async def per_block(n: int) -> float:
     tail = Static(Content("tail"))
     widgets: list[Widget] = [Static(Content(b)) for b in paragraphs(n)]
     async with Page([*widgets, tail]).run_test(size=(120, 36)) as pilot:
-        pilot.app.query_one(VerticalScroll).anchor()
+        pilot.app.query_one(MarkdownScroll).anchor()
         tail.update(Content("warm-up"))
         await pilot.pause(0.3)
         started = time.process_time()
@@ -69,7 +68,7 @@ async def one_widget(n: int) -> float:
     body = StreamMarkdown("\n\n".join(paragraphs(n)) + "\n\n", streaming=True)
     body.FRAME_SECONDS = 0.0
     async with Page([body]).run_test(size=(120, 36)) as pilot:
-        pilot.app.query_one(VerticalScroll).anchor()
+        pilot.app.query_one(MarkdownScroll).anchor()
         body.append("warm-up ")  # the scrollbar appears: one render at the new width
         await pilot.pause(0.3)
         started = time.process_time()

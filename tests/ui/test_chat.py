@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from llama_tui.ui.widgets.chat_view import ChatView
 from llama_tui.ui.widgets.conversation_list import ConversationList
 from llama_tui.ui.widgets.message_view import AssistantMessage, UserMessage
@@ -228,3 +230,39 @@ async def test_partial_reply_is_checkpointed_while_streaming(app_factory, fake_s
         assert reply["content"].startswith("t0 t1 ")
         await pilot.press("escape")
         await wait_replies(pilot)
+
+
+async def test_enter_right_as_a_reply_ends_sends_the_next_turn(app_factory, fake_server,
+                                                              monkeypatch):
+    """The reply is complete on screen while its last save still runs (a slow disk): Enter
+    then waits for that save and sends; it is not refused as "still streaming"."""
+    import threading
+
+    from llama_tui.storage.store import ConversationStore
+
+    fake_server.enqueue(chat_stream(["first ", "reply"]))
+    fake_server.enqueue(chat_stream(["second reply"]))
+    real_save, slow = ConversationStore.save, threading.Event()
+
+    def save(store, conv):  # type: ignore[no-untyped-def]
+        if slow.is_set() and conv.messages[-1].finish_reason == "stop":
+            time.sleep(0.5)  # the final save of the first reply
+            slow.clear()
+        return real_save(store, conv)
+
+    monkeypatch.setattr(ConversationStore, "save", save)
+    app = app_factory()
+    async with app.run_test(size=SIZE) as pilot:
+        slow.set()
+        await type_and_send(pilot, "one")
+        await wait_for(pilot, lambda: "tokens" in str(reply_views(app)[0]._footer.render()))
+        assert main(app).jobs  # still saving
+        await type_and_send(pilot, "two")
+        await wait_replies(pilot)
+        said = [str(n.message) for n in app._notifications]
+        assert [v.source for v in reply_views(app)] == ["first reply", "second reply"]
+    assert not any("still streaming" in s for s in said), said
+    assert len(fake_server.requests) == 2
+    data = only_conversation()
+    assert [m["content"] for m in data["messages"]] == ["one", "first reply", "two",
+                                                         "second reply"]

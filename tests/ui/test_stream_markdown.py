@@ -7,7 +7,6 @@ from __future__ import annotations
 import re
 
 from textual.app import App, ComposeResult
-from textual.containers import VerticalScroll
 from textual.selection import Selection
 from textual.widget import Widget
 from textual.widgets import Markdown, Static
@@ -15,10 +14,10 @@ from textual.widgets import Markdown, Static
 from llama_tui.ui.widgets.block_stream import BlockStream, make_parser
 from llama_tui.ui.widgets.chat_view import ChatView
 from llama_tui.ui.widgets.message_view import AssistantMessage
-from llama_tui.ui.widgets.stream_markdown import StreamMarkdown
+from llama_tui.ui.widgets.stream_markdown import MarkdownScroll, StreamMarkdown
 from tests.fakeserver import chat_stream
 from tests.fakeserver.markdown import markdown_reply
-from tests.ui.conftest import SIZE, main, type_and_send, wait_replies
+from tests.ui.conftest import SIZE, main, type_and_send, wait_for, wait_replies
 
 
 def shown_text(widget: Widget) -> str:
@@ -38,7 +37,7 @@ class Page(App[None]):
         self.widget = widget
 
     def compose(self) -> ComposeResult:
-        with VerticalScroll():
+        with MarkdownScroll():  # a VerticalScroll carrying the Markdown styles
             yield self.widget
 
 
@@ -63,12 +62,16 @@ async def test_streamed_reply_reads_like_textual_markdown_and_like_reopened(app_
         view = main(app).query_one(ChatView).query_one(AssistantMessage)
         assert view.source == text
         streamed = shown_text(view.query_one(StreamMarkdown))
+        width = view.query_one(StreamMarkdown).size.width
         conversation = main(app).current
         await main(app).open_conversation(None)
         await main(app).open_conversation(conversation)
-        await pilot.pause()
         reopened = main(app).query_one(ChatView).query_one(AssistantMessage)
-        assert shown_text(reopened.query_one(StreamMarkdown)) == streamed
+        body = reopened.query_one(StreamMarkdown)
+        # Laid out first without the scrollbar, then with it (one column less): wait for that.
+        await wait_for(pilot, lambda: body.size.width == width)
+        await pilot.pause()
+        assert shown_text(body) == streamed
 
     ours = squash(streamed)
     position = 0
@@ -166,3 +169,19 @@ async def test_theme_change_redraws_finished_blocks():
         after = [body.render_line(y) for y in range(body.size.height)]
         assert [s.text for s in before] == [s.text for s in after]
         assert before != after
+
+
+async def test_styles_come_from_the_pane_so_a_reply_has_no_component_classes_of_its_own():
+    """Mounting a reply must not make Textual work out 20 component styles for it (half of
+    the time to open a conversation): they are the pane's, and still apply to the reply."""
+    body = StreamMarkdown("**strong** and `code`\n\n# Title\n")
+    async with Page(body).run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        first = list(body.render_line(0))
+        strong = next(s for s in first if "strong" in s.text)
+        code = next(s for s in first if "code" in s.text)
+        plain = next(s for s in first if "and" in s.text)
+        assert strong.style.bold and not plain.style.bold
+        assert code.style.bgcolor != plain.style.bgcolor
+    assert not StreamMarkdown._get_component_classes()
+    assert "stream-markdown--strong" in MarkdownScroll._get_component_classes()

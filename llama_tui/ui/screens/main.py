@@ -8,6 +8,7 @@ conversation object).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 from typing import TYPE_CHECKING
 
@@ -18,7 +19,7 @@ from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
-from textual.worker import Worker
+from textual.worker import Worker, WorkerError
 
 from llama_tui import paths
 from llama_tui.client.dialects import GenerationRequest
@@ -184,6 +185,8 @@ class MainScreen(ManageActions, Screen[None]):
         if conv is not None:
             self.query_one(ConversationList).select_id(conv.id)
         job = self.jobs[conv.id][0] if conv is not None and conv.id in self.jobs else None
+        if job is not None and job.outcome != "streaming":
+            job = None  # complete, only saving: shown as a finished reply
         view = await self.query_one(ChatView).show(conv, EMPTY_HINT, job.message if job else None,
                                                    focus_index=focus_index)
         title = conv.title if conv and conv.title else "New conversation"
@@ -214,8 +217,14 @@ class MainScreen(ManageActions, Screen[None]):
         """Send `text` as the next turn (chat) or append it and continue (completion)."""
         conv = self.current
         if conv is not None and conv.id in self.jobs:
-            self.notify("A reply is still streaming here: escape stops it.", severity="warning")
-            return
+            job, worker = self.jobs[conv.id]
+            if job.outcome == "streaming":
+                self.notify("A reply is still streaming here: escape stops it.",
+                            severity="warning")
+                return
+            # The reply is complete on screen; only its last save is running: wait for it.
+            with contextlib.suppress(WorkerError):
+                await worker.wait()
         try:
             endpoint = self.app.endpoint_for(conv)
         except ConfigError as exc:
@@ -298,10 +307,17 @@ class MainScreen(ManageActions, Screen[None]):
         if event.worker.group != "replies" or not event.worker.is_finished:
             return
         conv_id = event.worker.name
-        held = self.jobs.pop(conv_id, None)
+        held = self.jobs.get(conv_id)
+        if held is not None and held[1] is event.worker:
+            del self.jobs[conv_id]
+        elif isinstance(event.worker.result, ReplyJob):  # the next reply here started already
+            held = (event.worker.result, event.worker)
+        else:
+            held = None
         if held is not None and held[0].record is not None:
             self.app.remember_request(held[0])
-        self.query_one(ConversationList).set_generating(conv_id, False)
+        if conv_id not in self.jobs:
+            self.query_one(ConversationList).set_generating(conv_id, False)
         if held is not None:
             self.upsert(held[0].conversation)
         self.update_status()

@@ -6,7 +6,6 @@ Long conversations mount only their newest messages; earlier ones are mounted on
 
 from __future__ import annotations
 
-from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.widget import Widget
 from textual.widgets import Button, Static
@@ -15,13 +14,14 @@ from llama_tui.model import Conversation, Message
 from llama_tui.ui.widgets.completion_view import CompletionDocument
 from llama_tui.ui.widgets.layout_once import LayoutOnce
 from llama_tui.ui.widgets.message_view import AssistantMessage, ReplySink, message_widget
+from llama_tui.ui.widgets.stream_markdown import MarkdownScroll
 
 PAGE = 16
 #: Messages mounted before the first paint of a conversation (the rest follow at once).
 FIRST_SCREEN = 4
 
 
-class ChatView(LayoutOnce, VerticalScroll):
+class ChatView(LayoutOnce, MarkdownScroll):
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.conversation: Conversation | None = None

@@ -11,10 +11,13 @@ so the widgets of the chat store it without asking for another pass.
 from __future__ import annotations
 
 from textual.geometry import Size
-from textual.widget import Widget
 
 
-class LayoutOnce(Widget):
+class LayoutOnce:
+    """Mixin for widgets (listed before the Textual class: a plain mixin, so that Textual's
+    CSS inheritance, which follows the first widget base, still sees the Textual class)."""
+
     def _size_updated(self, size: Size, virtual_size: Size, container_size: Size,
                       layout: bool = True) -> bool:
-        return super()._size_updated(size, virtual_size, container_size, layout=False)
+        return super()._size_updated(  # type: ignore[misc, no-any-return]
+            size, virtual_size, container_size, layout=False)

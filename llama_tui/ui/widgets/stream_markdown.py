@@ -18,6 +18,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, ClassVar
 
+from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.geometry import Region, Size
 from textual.selection import Selection
@@ -34,23 +35,26 @@ if TYPE_CHECKING:
     from textual.highlight import HighlightTheme
 
 
-class StreamMarkdown(LayoutOnce):
-    """A Markdown document that can be appended to (`append`) and closed (`finish`)."""
+#: The Markdown styles (Textual component classes). They belong to the scrolling pane that
+#: holds the replies (`MarkdownScroll`; the chat is one), not to each reply: Textual works out
+#: every component class of a widget when it is mounted or restyled, and 20 of them per reply
+#: were half the time it took to open a conversation. A reply finds them on its ancestors.
+MARKDOWN_COMPONENTS: frozenset[str] = frozenset({
+    *(f"stream-markdown--h{n}" for n in range(1, 7)),
+    "stream-markdown--em", "stream-markdown--strong", "stream-markdown--s",
+    "stream-markdown--code-inline", "stream-markdown--link", "stream-markdown--link-target",
+    "stream-markdown--bullet",
+    "stream-markdown--quote", "stream-markdown--quote-bar", "stream-markdown--code",
+    "stream-markdown--table-header", "stream-markdown--table-rule", "stream-markdown--hr",
+})
 
-    FRAME_SECONDS: ClassVar[float] = 1 / 10
-    GROWTH_STEP: ClassVar[int] = 16
 
-    COMPONENT_CLASSES: ClassVar[set[str]] = {
-        *(f"stream-markdown--h{n}" for n in range(1, 7)),
-        "stream-markdown--em", "stream-markdown--strong", "stream-markdown--s",
-        "stream-markdown--code-inline", "stream-markdown--link", "stream-markdown--link-target",
-        "stream-markdown--bullet",
-        "stream-markdown--quote", "stream-markdown--quote-bar", "stream-markdown--code",
-        "stream-markdown--table-header", "stream-markdown--table-rule", "stream-markdown--hr",
-    }
+class MarkdownScroll(VerticalScroll):
+    """A scrolling pane for `StreamMarkdown`s: it carries their styles (one set per pane)."""
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = set(MARKDOWN_COMPONENTS)
     DEFAULT_CSS = """
-    StreamMarkdown {
-        height: auto;
+    MarkdownScroll {
         & > .stream-markdown--em { text-style: italic; }
         & > .stream-markdown--strong { text-style: bold; }
         & > .stream-markdown--s { text-style: strike; }
@@ -66,9 +70,23 @@ class StreamMarkdown(LayoutOnce):
         & > .stream-markdown--hr { color: $secondary; }
     }
     """ + "".join(  # headings take the theme's Markdown heading variables, as Textual's do
-        f"StreamMarkdown > .stream-markdown--h{n} {{ color: $markdown-h{n}-color; "
+        f"MarkdownScroll > .stream-markdown--h{n} {{ color: $markdown-h{n}-color; "
         f"background: $markdown-h{n}-background; text-style: $markdown-h{n}-text-style; }}\n"
         for n in range(1, 7))
+
+
+class StreamMarkdown(LayoutOnce, Widget):
+    """A Markdown document that can be appended to (`append`) and closed (`finish`). Put it
+    in a `MarkdownScroll` (directly or deeper): its styles come from there."""
+
+    FRAME_SECONDS: ClassVar[float] = 1 / 10
+    GROWTH_STEP: ClassVar[int] = 16
+
+    DEFAULT_CSS = """
+    StreamMarkdown {
+        height: auto;
+    }
+    """
 
     def __init__(self, markdown: str = "", *, streaming: bool = False, id: str | None = None,
                  classes: str | None = None) -> None:
@@ -281,8 +299,8 @@ class StreamMarkdown(LayoutOnce):
 
     def _look_changed(self) -> bool:
         self._restyled = False
-        look = (self.visual_style, *(self.get_visual_style(name, partial=True)
-                                     for name in sorted(self.COMPONENT_CLASSES)))
+        look = (self.visual_style, *(self._get_style(f".{name}")
+                                     for name in sorted(MARKDOWN_COMPONENTS)))
         changed, self._look = look != self._look, look
         return changed
 

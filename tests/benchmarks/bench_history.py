@@ -8,7 +8,8 @@ meets them. Prints a markdown table.
   another program changed 200 files while the app was closed;
 - RSS of the app with the list shown;
 - open: time for `open_id()` to mount a conversation's newest messages, and until the
-  screen has settled, over 40 conversations (in-process, Pilot); the 1,000-message one;
+  screen has settled, over 40 conversations (in-process, Pilot, 1 s after start); the
+  1,000-message one;
 - `llama-tui list` for all of them (cold and warm index);
 - full-text search over all of them (a frequent word, a rare phrase, a miss).
 """
@@ -85,7 +86,10 @@ async def open_times(home: Path, samples: int) -> tuple[list[float], list[float]
     mounted, settled = [], []
     async with app.run_test(size=(120, 36)) as pilot:
         screen = app.screen
-        await pilot.pause(0.5)
+        # As a user who picks a conversation a moment after start: by then (1 s) the app has
+        # loaded the Markdown parser and Pygments in the background (screens/main.settle_in).
+        await pilot.pause(1.0)
+        await app.workers.wait_for_complete([w for w in app.workers if w.group == "warm-up"])
         summaries = screen.query_one("#sidebar").summaries  # type: ignore[attr-defined]
         chosen = random.Random(2).sample(summaries, samples)
         for summary in chosen:

@@ -7,6 +7,7 @@ memory stays flat however large the history is.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,6 +46,9 @@ def search(summaries: Iterable[Summary], query: str, limit: int = 200) -> list[H
     # An ASCII query is matched on the raw bytes lowered (4-5x faster than decoding and
     # case-folding every file); others on the decoded, case-folded text.
     ascii_needle = needle.encode("utf-8") if needle.isascii() else None
+    # A query with other letters still rules most files out by its longest ASCII run.
+    runs = [] if ascii_needle is not None else re.findall(r"[ -~]{3,}", needle)
+    probe = max(runs, key=len).encode("ascii") if runs else None
     hits: list[Hit] = []
     for summary in summaries:
         if needle in summary.title.casefold():
@@ -54,6 +58,8 @@ def search(summaries: Iterable[Summary], query: str, limit: int = 200) -> list[H
         except OSError:
             continue
         if prefilter and ascii_needle is not None and ascii_needle not in data.lower():
+            continue
+        if prefilter and probe is not None and probe not in data.lower():
             continue
         raw = data.decode("utf-8", errors="replace")
         if prefilter and ascii_needle is None and needle not in raw.casefold():

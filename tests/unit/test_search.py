@@ -46,3 +46,16 @@ def test_limit_and_snippet_context(tmp_path: Path) -> None:
     text = "x" * 200 + "NEEDLE" + "y" * 200
     cut = snippet(text, 200, 6, width=40)
     assert cut.startswith("…") and cut.endswith("…") and "NEEDLE" in cut and len(cut) < 80
+
+
+def test_a_query_with_other_letters_matches_case_insensitively_around_its_ascii_part(
+        tmp_path: Path) -> None:
+    """Such a query first rules files out by its longest ASCII run (on the raw bytes,
+    lowered): that must not lose a hit whose ASCII part is in another case."""
+    store = store_with(tmp_path, [("a", ["Send the RÉSUMÉ AFTER QUICKLY reading it"]),
+                                  ("b", ["résumé, after a while"]),
+                                  ("c", ["nothing about it"])])
+    summaries, _ = store.scan()
+    hits = search(summaries, "résumé after quickly")
+    assert [(h.title, h.message_index) for h in hits] == [("a", 0)]
+    assert {h.title for h in search(summaries, "résumé")} == {"a", "b"}

@@ -56,7 +56,7 @@ def start_once(home: Path, title: str | None, argv: list[str] | None = None,
     run = PtyRun(argv or llama_tui_argv(), env or env_for(home), cwd=str(ROOT)).start()
     try:
         paint = run.watch("paint", HINT, columns=(34, 120))
-        shown = run.watch("list", title[:24], columns=(0, 34)) if title else paint
+        shown = run.watch("list", title[:16], columns=(0, 34)) if title else paint  # as cut
         if not run.wait_for(paint, shown, timeout=30):
             raise SystemExit("the app never showed its main screen:\n" + run.text())
         at = time.monotonic()

@@ -62,8 +62,9 @@ def settle_in() -> None:
     full collection walked all of it, ~35 ms here, and one tends to fall in the middle of a
     streamed reply, right when its last words are due."""
     warm_up()
-    gc.collect()
-    gc.freeze()
+    if gc.get_freeze_count() == 0:  # once per process (tests start many apps in one)
+        gc.collect()
+        gc.freeze()
 
 EMPTY_HINT = (
     "New conversation. Type below and press Enter to send; ctrl+j inserts a newline.\n"
@@ -225,6 +226,8 @@ class MainScreen(ManageActions, Screen[None]):
             # The reply is complete on screen; only its last save is running: wait for it.
             with contextlib.suppress(WorkerError):
                 await worker.wait()
+            if self.current is not conv:  # switched away meanwhile: the text stays typed
+                return
         try:
             endpoint = self.app.endpoint_for(conv)
         except ConfigError as exc:

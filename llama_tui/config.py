@@ -284,6 +284,12 @@ def load_config(path: Path | None = None) -> Config:
             setattr(config, key, _typed(data[key], types, path, key))
     if config.memory_window is not None and config.memory_window < 0:
         raise ConfigError(path, "memory_window", "must be 0 or more")
+    default = config.default_endpoint
+    if default and default not in config.endpoints and default != ENV_ENDPOINT:
+        # Not fatal (deleting an endpoint in settings must not break the next start): say so.
+        names = config.endpoint_names() or [ENV_ENDPOINT]
+        config.warnings.append(f"{path}: default_endpoint = {default!r} names no endpoint "
+                               f"({_suggest(default, names)}); another one is used")
     mode = stat.S_IMODE(path.stat().st_mode)
     holds_keys = any(e.api_key for e in config.endpoints.values())
     if holds_keys and mode & 0o077:

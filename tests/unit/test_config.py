@@ -290,3 +290,16 @@ def test_save_keeps_a_backup_of_the_previous_file(tmp_path: Path) -> None:
     assert load_config(path).theme == "monokai"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
+
+
+def test_a_default_endpoint_that_names_no_endpoint_is_said_not_fatal(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("LLAMA_TUI_BASE_URL", raising=False)
+    path = write(tmp_path, 'default_endpoint = "azur"\n[endpoints.azure]\nurl = "u"\n')
+    config = load_config(path)
+    assert len(config.warnings) == 1
+    assert "'azur' names no endpoint" in config.warnings[0]
+    assert "did you mean 'azure'?" in config.warnings[0]
+    assert config.choose_endpoint().name == "azure"
+    fine = write(tmp_path, 'default_endpoint = "azure"\n[endpoints.azure]\nurl = "u"\n')
+    assert load_config(fine).warnings == []

@@ -266,3 +266,21 @@ async def test_enter_right_as_a_reply_ends_sends_the_next_turn(app_factory, fake
     data = only_conversation()
     assert [m["content"] for m in data["messages"]] == ["one", "first reply", "two",
                                                          "second reply"]
+
+
+async def test_switching_conversations_frees_what_the_old_messages_drew(app_factory,
+                                                                        fake_server):
+    """Textual keeps the render caches of removed widgets (Textualize/textual#6665): the chat
+    empties them when it lets its messages go, so switching back and forth stays flat."""
+    fake_server.enqueue(chat_stream(["a reply with\n\n", "several lines\n\n", "of text"]))
+    app = app_factory()
+    async with app.run_test(size=SIZE) as pilot:
+        await type_and_send(pilot, "first")
+        await wait_replies(pilot)
+        await pilot.pause()
+        old = list(main(app).query_one(ChatView).walk_children())
+        assert any(w._styles_cache._cache for w in old)  # drawn, so cached
+        await pilot.press("ctrl+n")
+        await pilot.pause()
+        assert all(not w._styles_cache._cache for w in old)
+        assert not any(w in old for w in main(app).query_one(ChatView).walk_children())

@@ -40,6 +40,7 @@ class ChatView(LayoutOnce, MarkdownScroll):
         """
         self.conversation = conversation
         self._generation += 1
+        self._drop_render_caches()
         await self.remove_children()
         if conversation is not None and conversation.mode == "completion":
             document = CompletionDocument("".join(m.content for m in conversation.messages))
@@ -71,6 +72,14 @@ class ChatView(LayoutOnce, MarkdownScroll):
         self.scroll_end(animate=False, immediate=True)
         self.anchor()
         return live_view
+
+    def _drop_render_caches(self) -> None:
+        """Empty the render caches of the widgets about to go. Textual keeps the caches of
+        the last 1,024 removed widgets alive (an `lru_cache` on a method of the cache:
+        Textualize/textual#6665), each with the rendered lines of its widget: switching
+        conversations grew memory by ~8 MB per 50 replies in the soak test."""
+        for widget in self.walk_children(Widget, with_self=False):
+            widget._styles_cache.clear()
 
     async def _mount_older(self, generation: int, older: list[Widget], first: Widget) -> None:
         if generation == self._generation and first.parent is self:

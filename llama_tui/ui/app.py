@@ -32,6 +32,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+#: Replies of this session whose request the inspector (F5) can still show.
+INSPECTOR_KEEP = 200
 #: How long after a failed save (disk full, read-only folder) the app tries again by itself.
 SAVE_RETRY_SECONDS = 5.0
 
@@ -139,6 +141,11 @@ class LlamaApp(App[int]):
         record = replace(job.record, status=status, response_headers=dict(headers))
         self._requests[job.conversation.id] = record
         self._requests_by_message[id(job.message)] = (job.message, record)
+        # Bounded: each record holds a request body (the history sent), and a long session
+        # must not grow without end (the soak test saw ~1 MB per 100 replies).
+        for kept in (self._requests, self._requests_by_message):
+            while len(kept) > INSPECTOR_KEEP:
+                del kept[next(iter(kept))]
 
     def last_request(self, conv: Conversation) -> RequestRecord | None:
         return self._requests.get(conv.id)

@@ -143,9 +143,10 @@ class LlamaApp(App[int]):
         self._requests_by_message[id(job.message)] = (job.message, record)
         # Bounded: each record holds a request body (the history sent), and a long session
         # must not grow without end (the soak test saw ~1 MB per 100 replies).
-        for kept in (self._requests, self._requests_by_message):
-            while len(kept) > INSPECTOR_KEEP:
-                del kept[next(iter(kept))]
+        while len(self._requests) > INSPECTOR_KEEP:
+            del self._requests[next(iter(self._requests))]
+        while len(self._requests_by_message) > INSPECTOR_KEEP:
+            del self._requests_by_message[next(iter(self._requests_by_message))]
 
     def last_request(self, conv: Conversation) -> RequestRecord | None:
         return self._requests.get(conv.id)

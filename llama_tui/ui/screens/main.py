@@ -57,29 +57,15 @@ FIRST_PAINT_FILES = 500
 WARM_UP_SECONDS = 1.0
 
 
-#: Whether this process moved its startup objects out of the garbage collector's reach yet.
-_frozen = False
-
-
-def freeze_startup(again: bool = False) -> bool:
-    """Move everything alive now (Textual, the CSS, the list: long-lived) out of the garbage
-    collector's reach: a full collection walked all of it (35-60 ms here) and tended to fall
-    in the middle of a streamed reply, right when its last words were due. Once per process
-    (tests start many apps in one; a frozen app is never collected), or `again` after more
-    long-lived objects were made (the imports of `warm_up`). Returns whether it froze."""
-    global _frozen
-    if _frozen and not again:
-        return False
-    _frozen = True
-    gc.freeze()
-    return True
-
-
-def settle_in(freeze: bool) -> None:
-    """Idle after start: load what the first reply on screen needs (and freeze it)."""
+def settle_in() -> None:
+    """Idle after start: load what the first reply on screen needs, then move everything
+    alive now (Textual, CSS, the list: long-lived) out of the garbage collector's reach. A
+    full collection walked all of it, ~35 ms here, and one tends to fall in the middle of a
+    streamed reply, right when its last words are due."""
     warm_up()
-    if freeze:
-        freeze_startup(again=True)
+    if gc.get_freeze_count() == 0:  # once per process (tests start many apps in one)
+        gc.collect()
+        gc.freeze()
 
 EMPTY_HINT = (
     "New conversation. Type below and press Enter to send; ctrl+j inserts a newline.\n"
@@ -115,7 +101,6 @@ class MainScreen(ManageActions, Screen[None]):
         self.current: Conversation | None = None
         self.jobs: dict[str, tuple[ReplyJob, Worker[ReplyJob]]] = {}
         self._status_text: str | None = None
-        self._froze = False  # this screen froze the startup objects (see freeze_startup)
 
     def compose(self) -> ComposeResult:
         with Horizontal():
@@ -135,9 +120,8 @@ class MainScreen(ManageActions, Screen[None]):
         await self.open_conversation(None)
         self.set_interval(0.5, self.update_status)
         self.query_one(PromptInput).focus()
-        self.call_after_refresh(lambda: setattr(self, "_froze", freeze_startup()))
-        self.set_timer(WARM_UP_SECONDS, lambda: self.run_worker(
-            lambda: settle_in(self._froze), thread=True, group="warm-up"))
+        self.set_timer(WARM_UP_SECONDS, lambda: self.run_worker(settle_in, thread=True,
+                                                                group="warm-up"))
 
     # -- list -------------------------------------------------------------------------------
 

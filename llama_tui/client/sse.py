@@ -296,9 +296,11 @@ class Client:
         state = _StreamState(sent_at)
         done = saw_event = False
         decoder = SSEDecoder()
+        chunks = response.aiter_bytes()
         try:
-            async for chunk in response.aiter_bytes():
-                for sse in decoder.feed(chunk):
+            while not done:
+                chunk = await anext(chunks, None)  # None: the end (the decoder's last events)
+                for sse in decoder.feed(chunk) if chunk is not None else decoder.close():
                     saw_event = True
                     delta = _event_text(sse, state, started)
                     if delta is _DONE:
@@ -306,16 +308,8 @@ class Client:
                         break
                     if delta:
                         yield TextDelta(delta)
-                if done:
+                if chunk is None:
                     break
-            else:
-                for sse in decoder.close():
-                    saw_event = True
-                    delta = _event_text(sse, state, started)
-                    if delta is _DONE:
-                        done = True
-                    elif delta:
-                        yield TextDelta(delta)
         except httpx.ReadTimeout:
             raise StreamTimeout(
                 f"no data from the server for {self.endpoint.read_timeout:g} s", **_ids(started)
@@ -396,6 +390,7 @@ def _event_text(sse: ServerSentEvent, state: _StreamState, started: ResponseStar
     if isinstance(obj, dict) and obj.get("error") and not obj.get("choices"):
         raise error_from_body(200, data, started.headers, in_stream=True)
     return state.add(obj)
+
 
 class _StreamState:
     """Running totals of one reply: text count, finish, usage, timings."""

@@ -1,8 +1,8 @@
 """The finished part of a streamed Markdown document, for `StreamMarkdown`.
 
-A block is measured when it freezes (wrapped as plain text, which is cheap: it gives the
-height) and painted (styled, code highlighted, turned into strips) only when one of its
-lines is drawn. A long reply that arrives in one burst, or one reopened from disk, costs a
+A block is measured when it freezes (rendered without code highlighting, which gives its
+height) and painted (code highlighted, turned into strips) only when one of its lines is
+drawn. A long reply that arrives in one burst, or one reopened from disk, costs a
 parse and a wrap, then only the blocks on screen are painted; Pygments never runs for code
 that nobody scrolled to.
 """

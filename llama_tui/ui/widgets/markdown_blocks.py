@@ -6,8 +6,8 @@ The look follows Textual's `Markdown` widget (same bullets, heading styles, code
 without its widget tree: a whole reply is a few widgets, not hundreds.
 
 Model text only ever becomes the plain text of a `Content`; it is never parsed as markup.
-Styles are component classes of the widget (".stream-markdown--strong"), resolved when the
-lines are turned into strips, so themes apply.
+Styles are component classes (".stream-markdown--strong") of the pane that holds the replies
+(`MarkdownScroll`), resolved when the lines are turned into strips, so themes apply.
 """
 
 from __future__ import annotations
@@ -53,10 +53,9 @@ def render_block(node: Node, width: int, theme: type[HighlightTheme] | None) -> 
 
 def margins(node: Node) -> tuple[int, int]:
     token = node.token
-    key = token.tag if token.type == "heading_open" else token.type
     if token.type == "heading_open":
-        return _MARGINS.get(key, (1, 1))
-    return _MARGINS.get(key, (0, 1))
+        return _MARGINS.get(token.tag, (1, 1))
+    return _MARGINS.get(token.type, (0, 1))
 
 
 def _render(node: Node, width: int, theme: type[HighlightTheme] | None, depth: int) -> list[Content]:

@@ -160,8 +160,9 @@ class AssistantMessage(MessageActions, LayoutOnce, Vertical, can_focus=True):
     def _show_outcome(self, finish_reason: str | None, stats: Stats | None, error: str | None) -> None:
         self.set_class(finish_reason in ("error", "content_filter"), "-failed")
         self.set_class(finish_reason in ("cancelled", "interrupted", "length"), "-partial")
-        self._footer.update(Content(stats_line(stats, finish_reason)))
-        self._footer.display = bool(stats_line(stats, finish_reason))
+        line = stats_line(stats, finish_reason)
+        self._footer.update(Content(line))
+        self._footer.display = bool(line)
         self._error.update(Content(sanitize(error or "")))  # a stored file's error is untrusted
         self._error.display = bool(error)
 

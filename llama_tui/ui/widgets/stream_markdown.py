@@ -26,7 +26,7 @@ from textual.strip import Strip
 from textual.visual import Visual
 from textual.widget import Widget
 
-from llama_tui.ui.widgets.block_stream import BlockStream, Node
+from llama_tui.ui.widgets.block_stream import BlockStream, Node, make_parser
 from llama_tui.ui.widgets.frozen_blocks import FrozenBlocks, first_difference
 from llama_tui.ui.widgets.layout_once import LayoutOnce
 from llama_tui.ui.widgets.markdown_blocks import margins, render_block
@@ -311,5 +311,5 @@ def warm_up() -> None:
     thread while the app is idle."""
     from textual.highlight import highlight
 
-    BlockStream("").prepare()
+    make_parser()
     highlight("def f(x):\n    return x\n", language="python")

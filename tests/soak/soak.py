@@ -19,6 +19,10 @@ After each reply the expected outcome (text the server sent before the fault, fi
 recorded; at the end every conversation file is parsed by a fresh store and compared with that
 ledger. Prints RSS start (after warm-up) / end / max, replies ok or failed per fault kind,
 files parsed, messages lost.
+
+With `--trace N`, tracemalloc starts at reply N and the end prints what grew since then: the
+allocation sites (tracemalloc, 12 frames) and the object counts per type (gc). It slows the
+app down ~2x; use it to find a slope, not to measure RSS.
 """
 
 from __future__ import annotations
@@ -68,6 +72,10 @@ class Expected:
     text: str             # exact text, or the text it must be a prefix of ("cancel")
     finish_reason: str
     prefix: bool = False
+
+
+def _type_counts() -> Counter[str]:
+    return Counter(type(obj).__qualname__ for obj in gc.get_objects())
 
 
 def _words(rng: random.Random, n: int) -> list[str]:
@@ -124,6 +132,8 @@ class Soak:
         self.outcome: Counter[tuple[str, str]] = Counter()
         self.problems: list[str] = []
         self.rss: list[float] = []
+        self.trace_start: Any = None
+        self.types_start: Counter[str] = Counter()
 
     async def run(self) -> None:
         from llama_tui.ui import app as app_module
@@ -165,6 +175,8 @@ class Soak:
                 self.rss.append(rss_mb())  # the start: after warm-up (imports, first screens)
             elif n > 10:
                 self.rss.append(rss_mb())
+            if self.args.trace is not None and n == self.args.trace:
+                self._trace_begin()
             ahead = started + (n + 1) * budget - time.monotonic()
             if ahead > 0:
                 await self.pilot.pause(ahead)
@@ -172,6 +184,38 @@ class Soak:
                 print(f"  {n + 1} replies, {time.monotonic() - started:.0f} s, "
                       f"RSS {rss_mb():.1f} MB, {_retained_styles()}", flush=True)
         await self.wait_for(self.pilot, lambda: not self.app._unsaved, timeout=15)
+        self.trace_report()  # while the app still runs
+
+    def _trace_begin(self) -> None:
+        import tracemalloc
+
+        gc.collect()
+        self.types_start = _type_counts()
+        tracemalloc.start(12)
+        self.trace_start = tracemalloc.take_snapshot()
+
+    def trace_report(self, top: int = 12) -> None:
+        """What grew since `--trace N`: allocation sites and object counts per type."""
+        import tracemalloc
+
+        if self.trace_start is None:
+            return
+        gc.collect()
+        end = tracemalloc.take_snapshot()
+        ignore = [tracemalloc.Filter(False, tracemalloc.__file__)]
+        stats = end.filter_traces(ignore).compare_to(self.trace_start.filter_traces(ignore),
+                                                    "traceback")
+        grown = sum(stat.size_diff for stat in stats)
+        print(f"\ntracemalloc since reply {self.args.trace}: {grown / 2**20:+.2f} MB traced")
+        for stat in stats[:top]:
+            print(f"  {stat.size_diff / 1024:+9.1f} KiB {stat.count_diff:+7d} blocks")
+            for line in stat.traceback.format(limit=12, most_recent_first=True)[::2][:8]:
+                print(f"      {line.strip()}")
+        types = _type_counts()
+        types.subtract(self.types_start)
+        print("objects per type, growth:")
+        for name, diff in types.most_common(top):
+            print(f"  {diff:+8d} {name}")
 
     async def _one(self, n: int, fault: str) -> None:
         from tests.ui.conftest import main, type_and_send
@@ -267,6 +311,8 @@ def main() -> None:
     parser.add_argument("--replies", type=int, default=500)
     parser.add_argument("--minutes", type=float, default=30.0)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--trace", type=int, metavar="N",
+                        help="trace allocations from reply N on; print what grew at the end")
     args = parser.parse_args()
     home = Path(tempfile.mkdtemp(prefix="llama-tui-soak-"))
     os.environ["LLAMA_TUI_HOME"] = str(home)

@@ -18,12 +18,13 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, ClassVar
 
+from rich.segment import Segment
 from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.geometry import Region, Size
 from textual.selection import Selection
 from textual.strip import Strip
-from textual.visual import Visual
+from textual.style import Style
 from textual.widget import Widget
 
 from llama_tui.ui.widgets.block_stream import BlockStream, Node, make_parser
@@ -47,6 +48,9 @@ MARKDOWN_COMPONENTS: frozenset[str] = frozenset({
     "stream-markdown--quote", "stream-markdown--quote-bar", "stream-markdown--code",
     "stream-markdown--table-header", "stream-markdown--table-rule", "stream-markdown--hr",
 })
+
+
+_NOT_REVERSED = Style(reverse=False)
 
 
 class MarkdownScroll(VerticalScroll):
@@ -177,10 +181,14 @@ class StreamMarkdown(LayoutOnce, Widget):
         key = (line.plain, tuple(line.spans))
         strip = self._strip_cache.get(key)
         if strip is None:
-            strips = Visual.to_strips(self, line, self._width, 1, self.visual_style,
-                                      apply_selection=False, pad=True)
+            # The line already fits the width (markdown_blocks wrapped it): styled straight to
+            # segments, not wrapped again as `Visual.to_strips` would (3x the cost per line).
+            base = self.visual_style
+            strip = Strip([Segment(text, style.rich_style) for text, style in
+                           line.render(base, end="", parse_style=self._get_style)])
             # Merged segments: fewer style changes for the terminal, fewer chops to composite.
-            strip = strips[0].simplify() if strips else self._blank()
+            pad = (base + _NOT_REVERSED).rich_style  # as Textual pads a line
+            strip = strip.adjust_cell_length(self._width, pad).simplify()
             if len(self._strip_cache) > 256:
                 self._strip_cache.clear()
             self._strip_cache[key] = strip

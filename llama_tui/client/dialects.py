@@ -139,6 +139,27 @@ def parse_chunk(data: Any) -> ChunkInfo:
     return info
 
 
+def plain_delta(data: Any) -> str | None:
+    """The text of the usual streamed chunk, read quickly: one choice (index 0) whose `delta`
+    has string `content`, no finish reason, no usage. None for any other shape (then
+    `parse_chunk` reads it). For such a chunk, `parse_chunk(data).text` is the same text and
+    it reports nothing else (tests/unit/test_dialects.py checks this on generated chunks)."""
+    if type(data) is not dict or data.get("usage") is not None:
+        return None
+    choices = data.get("choices")
+    if type(choices) is not list or len(choices) != 1:
+        return None
+    choice = choices[0]
+    if (type(choice) is not dict or choice.get("finish_reason") is not None
+            or choice.get("index", 0) not in (0, None) or "message" in choice or "text" in choice):
+        return None
+    delta = choice.get("delta")
+    if type(delta) is not dict:
+        return None
+    content = delta.get("content")
+    return content if type(content) is str else None
+
+
 def parse_filter_results(results: Any) -> ContentFilterResult | None:
     """Azure's per-category results (`{"violence": {"filtered": true, "severity": "medium"}}`)."""
     if not isinstance(results, dict):

@@ -28,6 +28,7 @@ from llama_tui.client.dialects import (
     error_from_body,
     models_url,
     parse_chunk,
+    plain_delta,
     request_id_of,
     resolve_url,
 )
@@ -137,12 +138,20 @@ class Client:
         Closing the iterator (or cancelling its task) closes the HTTP response. Errors never
         hold the key, even when the server (or a library) repeats it.
         """
+        response: httpx.Response | None = None
         try:
-            async with contextlib.aclosing(self._stream(request)) as events:
-                async for event in events:
+            started, response, reader = await self._open(request)
+            yield started
+            # The reader's events are passed straight on: each generator between the network
+            # and the caller costs every event a hop (thousands a second at full speed).
+            async with contextlib.aclosing(reader):
+                async for event in reader:
                     yield event
         except ApiError as exc:
             raise exc.hide(self._secrets()) from None
+        finally:
+            if response is not None:
+                await response.aclose()
 
     def _secrets(self) -> list[str]:
         found = [self.endpoint.api_key] if self.endpoint.api_key else []
@@ -150,7 +159,9 @@ class Client:
                   if _SECRET_HEADER.search(name)]
         return found
 
-    async def _stream(self, request: GenerationRequest) -> AsyncGenerator[StreamEvent, None]:
+    async def _open(self, request: GenerationRequest
+                    ) -> tuple[ResponseStarted, httpx.Response, AsyncGenerator[StreamEvent, None]]:
+        """Send (with retries); the response, its `ResponseStarted` and the reader of its body."""
         if self._setup_error is not None:
             raise self._setup_error
         url = resolve_url(self.endpoint.url, request.mode)
@@ -169,24 +180,25 @@ class Client:
             url=str(response.url),
             body=body,
         )
-        try:
-            yield started
-            content_type = resp_headers.get("content-type", "").lower()
-            if "text/event-stream" in content_type:
-                reader = self._read_sse(response, started, sent_at)
-            elif "json" in content_type:
-                reader = self._read_json(response, started, sent_at)
-            else:
-                text = (await response.aread()).decode("utf-8", "replace")
-                raise ProtocolError(
-                    f"unexpected content type {content_type or '(none)'}: "
-                    f"{error_from_body(None, text, resp_headers).message}",
-                    **_ids(started),
-                )
-            async for event in reader:
-                yield event
-        finally:
-            await response.aclose()
+        content_type = resp_headers.get("content-type", "").lower()
+        if "text/event-stream" in content_type:
+            reader = self._read_sse(response, started, sent_at)
+        elif "json" in content_type:
+            reader = self._read_json(response, started, sent_at)
+        else:
+            reader = self._read_unexpected(response, started, content_type)
+        return started, response, reader
+
+    async def _read_unexpected(
+        self, response: httpx.Response, started: ResponseStarted, content_type: str
+    ) -> AsyncGenerator[StreamEvent, None]:
+        text = (await response.aread()).decode("utf-8", "replace")
+        raise ProtocolError(
+            f"unexpected content type {content_type or '(none)'}: "
+            f"{error_from_body(None, text, started.headers).message}",
+            **_ids(started),
+        )
+        yield  # an async generator, like the other readers
 
     async def complete(self, request: GenerationRequest) -> Reply:
         """The whole reply at once (streamed underneath unless `request.stream` is False)."""
@@ -292,7 +304,7 @@ class Client:
 
     async def _read_sse(
         self, response: httpx.Response, started: ResponseStarted, sent_at: float
-    ) -> AsyncIterator[StreamEvent]:
+    ) -> AsyncGenerator[StreamEvent, None]:
         state = _StreamState(sent_at)
         done = saw_event = False
         decoder = SSEDecoder()
@@ -344,7 +356,7 @@ class Client:
 
     async def _read_json(
         self, response: httpx.Response, started: ResponseStarted, sent_at: float
-    ) -> AsyncIterator[StreamEvent]:
+    ) -> AsyncGenerator[StreamEvent, None]:
         try:
             raw = (await response.aread()).decode("utf-8", "replace")
         except httpx.ReadTimeout:
@@ -404,17 +416,20 @@ class _StreamState:
         self.content_filter: ContentFilterResult | None = None
 
     def add(self, obj: Any) -> str:
-        info = parse_chunk(obj)
-        if info.usage:
-            self.usage = info.usage
-        if info.finish_reason:
-            self.finish_reason = info.finish_reason
-            self.content_filter = info.content_filter or self.content_filter
-        if info.text:
+        text = plain_delta(obj)  # the usual chunk, read quickly
+        if text is None:
+            info = parse_chunk(obj)
+            if info.usage:
+                self.usage = info.usage
+            if info.finish_reason:
+                self.finish_reason = info.finish_reason
+                self.content_filter = info.content_filter or self.content_filter
+            text = info.text
+        if text:
             if self.first_at is None:
                 self.first_at = time.perf_counter()
             self.tokens += 1
-        return info.text
+        return text
 
     def finished(self, started: ResponseStarted) -> Finished:
         end = time.perf_counter()

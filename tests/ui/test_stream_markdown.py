@@ -4,7 +4,9 @@ coalesces tokens into few frames."""
 
 from __future__ import annotations
 
+import asyncio
 import re
+import time
 
 from textual.app import App, ComposeResult
 from textual.selection import Selection
@@ -142,6 +144,59 @@ async def test_tokens_arriving_together_make_one_frame_and_the_first_shows_at_on
             body.finish()
             await pilot.pause()
             assert advances[-1] is True
+    finally:
+        BlockStream.advance = original  # type: ignore[method-assign]
+
+
+async def _feed_for(body: StreamMarkdown, seconds: float, *, backlog: bool) -> int:
+    """Append words for `seconds`. A backlog: one every ~50 us (what reading text already
+    received costs), the event loop running every 50 words (as at the client's socket
+    reads); otherwise a live stream of ~500 words a second. Returns the words appended."""
+    words = 0
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        words += 1
+        body.append("word " if words % 40 else "word\n\n")
+        if not backlog:
+            await asyncio.sleep(0.002)
+            continue
+        busy_until = time.monotonic() + 0.00005
+        while time.monotonic() < busy_until:
+            pass
+        if words % 50 == 0:
+            await asyncio.sleep(0)
+    return words
+
+
+async def test_a_backlog_is_drawn_once_caught_up_and_a_live_stream_frame_by_frame():
+    body = StreamMarkdown(streaming=True)
+    advances: list[float] = []
+    original = BlockStream.advance
+
+    def counting(self: BlockStream, final: bool):  # type: ignore[no-untyped-def]
+        advances.append(time.monotonic())
+        return original(self, final)
+
+    BlockStream.advance = counting  # type: ignore[method-assign]
+    try:
+        async with Page(body).run_test(size=SIZE) as pilot:
+            body.FRAME_SECONDS, body.BACKLOG_MAX_WAIT = 0.05, 2.0
+            body.append("first")
+            await pilot.pause(0.1)
+            assert len(advances) == 1  # the first text after a pause: at once
+            await _feed_for(body, 0.4, backlog=True)
+            # Its first words came after a pause: drawn at once. Then frames were due every
+            # 50 ms, but it was behind.
+            assert len(advances) == 2
+            await pilot.pause(0.1)
+            assert len(advances) == 3  # caught up: drawn once, at once
+            start = len(advances)
+            await _feed_for(body, 0.4, backlog=False)
+            assert len(advances) - start >= 4  # a live stream: its frames (8 due) drawn
+            body.BACKLOG_MAX_WAIT = 0.1
+            start = len(advances)
+            await _feed_for(body, 0.5, backlog=True)
+            assert len(advances) - start >= 2  # a long backlog still shows progress
     finally:
         BlockStream.advance = original  # type: ignore[method-assign]
 

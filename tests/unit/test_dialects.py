@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from llama_tui.client.dialects import (
     GenerationRequest,
@@ -13,6 +15,7 @@ from llama_tui.client.dialects import (
     error_from_body,
     parse_chunk,
     parse_retry_after,
+    plain_delta,
     request_id_of,
     resolve_url,
 )
@@ -226,6 +229,48 @@ def test_parse_chunk_results_on_a_normal_chunk_are_not_a_filter_hit() -> None:
     chunk = _delta("ok", None, content_filter_results={"hate": {"filtered": False,
                                                                 "severity": "safe"}})
     assert parse_chunk(chunk).content_filter is None
+
+
+_scalar = st.one_of(st.none(), st.booleans(), st.integers(-1, 2), st.text(max_size=3))
+_usage = st.one_of(st.none(), st.fixed_dictionaries({"completion_tokens": st.integers(0, 9)}))
+_delta_obj = st.dictionaries(st.sampled_from(["content", "role", "tool_calls"]),
+                             st.one_of(_scalar, st.text(max_size=5)), max_size=3)
+_choice = st.dictionaries(
+    st.sampled_from(["index", "delta", "message", "text", "finish_reason", "logprobs",
+                     "content_filter_results"]),
+    st.one_of(_scalar, _delta_obj), max_size=5)
+_chunk = st.one_of(
+    _scalar,
+    st.fixed_dictionaries({"choices": st.one_of(st.lists(_choice, max_size=2), _scalar)},
+                          optional={"usage": _usage, "id": st.text(max_size=3)}),
+    # the usual chunk with any keys changed or added
+    st.builds(lambda extra, usage: {"choices": [{"index": 0, "delta": {"content": "x"},
+                                                 "finish_reason": None, **extra}], **usage},
+              _choice, st.dictionaries(st.just("usage"), _usage)),
+)
+
+
+@given(_chunk)
+def test_plain_delta_agrees_with_parse_chunk(chunk: object) -> None:
+    """The fast path reads a chunk only when parse_chunk would find that text and nothing else."""
+    text = plain_delta(chunk)
+    if text is not None:
+        info = parse_chunk(chunk)
+        assert (info.text, info.finish_reason, info.usage, info.content_filter) == \
+            (text, None, None, None)
+
+
+def test_plain_delta_takes_the_usual_chunk_and_leaves_the_rest() -> None:
+    assert plain_delta(_delta("Hi", None)) == "Hi"
+    assert plain_delta({"choices": [{"index": 0, "delta": {"role": "assistant",
+                                                           "content": ""}}]}) == ""
+    assert plain_delta(_delta("end", "stop")) is None  # a finish reason: the full reader
+    assert plain_delta({**_delta("x"), "usage": {"completion_tokens": 3}}) is None
+    assert plain_delta({"choices": [{"index": 1, "delta": {"content": "other"}}]}) is None
+    assert plain_delta({"choices": [{"index": 0, "text": "completion"}]}) is None
+    both = {"index": 0, "delta": {"content": "a"}}  # parse_chunk joins every holder's text
+    assert plain_delta({"choices": [{**both, "text": "b"}]}) is None
+    assert plain_delta({"choices": [{**both, "message": {"content": "b"}}]}) is None
 
 
 # -- error_from_body --------------------------------------------------------------------------

@@ -4,6 +4,9 @@
   (block_stream.py says when a block is finished, markdown_blocks.py how it looks).
 - Only the open tail block is parsed and rendered again, at most `FRAME_SECONDS` apart: text
   arriving faster is coalesced into one frame. The first text after a pause is shown at once.
+- When the app is behind the network (a backlog: text appended in a tight run, much faster
+  than any model streams), frames wait until it has caught up, up to `BACKLOG_MAX_WAIT`:
+  a frame drawn mid-backlog is work done twice and delays the last words.
 - Only changed lines are repainted. While streaming, the height grows in steps of
   `GROWTH_STEP` lines, so an anchored chat scrolls (repaints everything) once per step
   instead of once per line: that is most of the bytes sent to the terminal.
@@ -85,6 +88,13 @@ class StreamMarkdown(LayoutOnce, Widget):
 
     FRAME_SECONDS: ClassVar[float] = 1 / 10
     GROWTH_STEP: ClassVar[int] = 16
+    #: A backlog: text appended at `BACKLOG_RATE` a second or more (reading text already
+    #: received costs ~20 us a token; 5,000 a second is beyond live streaming), at least
+    #: `BACKLOG_RUN` pieces, with no pause of `BACKLOG_PAUSE` since the run began.
+    BACKLOG_RATE: ClassVar[float] = 5000.0
+    BACKLOG_RUN: ClassVar[int] = 64
+    BACKLOG_PAUSE: ClassVar[float] = 0.005
+    BACKLOG_MAX_WAIT: ClassVar[float] = 0.25
 
     DEFAULT_CSS = """
     StreamMarkdown {
@@ -108,6 +118,9 @@ class StreamMarkdown(LayoutOnce, Widget):
         self._grown = 0  # height shown while streaming (lines plus slack)
         self._frame_due = False
         self._last_frame = 0.0
+        self._last_append = 0.0
+        self._run = 0  # appends since the last pause of BACKLOG_PAUSE
+        self._run_start = 0.0
 
     def on_mount(self) -> None:
         if self._streaming:  # the request is on its way: be ready before the first token
@@ -129,10 +142,15 @@ class StreamMarkdown(LayoutOnce, Widget):
         if not text:
             return
         self._blocks.feed(text)
+        now = time.monotonic()
+        if now - self._last_append > self.BACKLOG_PAUSE:
+            self._run, self._run_start = 0, now
+        self._run += 1
+        self._last_append = now
         if self._frame_due:
             return
         self._frame_due = True
-        wait = self._last_frame + self.FRAME_SECONDS - time.monotonic()
+        wait = self._last_frame + self.FRAME_SECONDS - now
         if wait > 0:
             self.set_timer(wait, self._frame)
         else:
@@ -145,10 +163,21 @@ class StreamMarkdown(LayoutOnce, Widget):
         self.refresh(layout=True)  # the exact height, without the slack
 
     def _frame(self) -> None:
+        now = time.monotonic()
+        if self._behind(now):
+            self.set_timer(2 * self.BACKLOG_PAUSE, self._frame)  # drawn once caught up
+            return
         self._frame_due = False
-        self._last_frame = time.monotonic()
+        self._last_frame = now
         if self._blocks.pending:
             self._advance(final=not self._streaming)
+
+    def _behind(self, now: float) -> bool:
+        """Still reading a backlog (and not kept waiting for too long)?"""
+        return (self._streaming and self._run >= self.BACKLOG_RUN
+                and now - self._last_append < self.BACKLOG_PAUSE
+                and self._run >= self.BACKLOG_RATE * (self._last_append - self._run_start)
+                and now - self._last_frame < self.BACKLOG_MAX_WAIT)
 
     def _advance(self, final: bool) -> None:
         finished, self._tail = self._blocks.advance(final)

@@ -7,12 +7,15 @@ from __future__ import annotations
 import asyncio
 import re
 import time
+from pathlib import Path
 
 from textual.app import App, ComposeResult
+from textual.geometry import Size
 from textual.selection import Selection
 from textual.widget import Widget
 from textual.widgets import Markdown, Static
 
+import llama_tui.ui
 from llama_tui.ui.widgets.block_stream import BlockStream, make_parser
 from llama_tui.ui.widgets.chat_view import ChatView
 from llama_tui.ui.widgets.message_view import AssistantMessage
@@ -240,3 +243,52 @@ async def test_styles_come_from_the_pane_so_a_reply_has_no_component_classes_of_
         assert code.style.bgcolor != plain.style.bgcolor
     assert not StreamMarkdown._get_component_classes()
     assert "stream-markdown--strong" in MarkdownScroll._get_component_classes()
+
+
+class Chat(App[None]):
+    CSS_PATH = str(Path(llama_tui.ui.__file__).with_name("app.tcss"))  # the app's look
+
+    def compose(self) -> ComposeResult:
+        yield ChatView(id="messages")
+
+
+async def test_a_growing_reply_costs_one_layout_pass_per_step_and_is_measured_once(monkeypatch):
+    """A reply that grows past the pane: one layout of the screen per growth step (Textual's
+    `virtual_size` reactive would ask for a second pass and repaint: widgets/layout_once.py),
+    and its blocks are measured at one width only (the pane keeps the scrollbar's column, so
+    the scrollbar appearing re-wraps nothing)."""
+    from textual._compositor import Compositor
+
+    from llama_tui.model import Message, Role
+
+    reflows: list[int] = []
+    original = Compositor.reflow
+
+    def counting(self: Compositor, parent: Widget, size: Size):  # type: ignore[no-untyped-def]
+        reflows.append(1)
+        return original(self, parent, size)
+
+    monkeypatch.setattr(Compositor, "reflow", counting)
+    widths: list[int] = []
+    measure = StreamMarkdown._layout
+    monkeypatch.setattr(StreamMarkdown, "_layout",
+                        lambda self, width: (widths.append(width), measure(self, width))[1])
+    async with Chat().run_test(size=SIZE) as pilot:
+        chat = pilot.app.query_one(ChatView)
+        view = await chat.add(Message(Role.ASSISTANT, ""), streaming=True)
+        assert view is not None
+        body = view.query_one(StreamMarkdown)
+        await pilot.pause(0.2)
+        extra: list[int] = []
+        for n in range(12):  # ~6 screens of text, a growth step (<= 16 lines) at a time
+            height, passes = body.size.height, len(reflows)
+            scrollbar = chat.show_vertical_scrollbar
+            body.append("".join(f"line {n}.{i}\n\n" for i in range(8)))
+            await pilot.pause(0.25)
+            assert body.size.height > height
+            if chat.show_vertical_scrollbar == scrollbar:
+                assert len(reflows) - passes == 1, f"step {n}: {len(reflows) - passes} layouts"
+            else:  # the step that overflows: Textual lays out again for its scrollbar
+                extra.append(n)
+        assert len(extra) == 1  # it overflowed on the way, once
+        assert len(set(widths)) == 1, widths

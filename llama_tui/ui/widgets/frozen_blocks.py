@@ -2,9 +2,10 @@
 
 A block is measured when it freezes (rendered without code highlighting, which gives its
 height) and painted (code highlighted, turned into strips) only when one of its lines is
-drawn. A long reply that arrives in one burst, or one reopened from disk, costs a
-parse and a wrap, then only the blocks on screen are painted; Pygments never runs for code
-that nobody scrolled to.
+drawn. A long reply that arrives in one burst, or one reopened from disk, costs a parse and
+a wrap, then only the blocks on screen are painted; Pygments never runs for code that
+nobody scrolled to. The lines measured are kept for the newest `KEEP_LINES` blocks (those
+at the bottom of a reply, drawn next) and painted from: only code is rendered again.
 """
 
 from __future__ import annotations
@@ -14,12 +15,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from rich.cells import cell_len
+from textual.content import Content
 from textual.strip import Strip
 
 from llama_tui.ui.widgets.block_stream import Node
 
-Measure = Callable[[Node], tuple[int, int, int]]  # a block's height, margin above, below
-Paint = Callable[[Node, int], list[Strip]]  # a block's strips, exactly that many rows
+Measure = Callable[[Node], "tuple[list[Content], int, int]"]  # lines, margin above, below
+Paint = Callable[["FrozenBlock"], list[Strip]]  # a block's strips, exactly `height` rows
+KEEP_LINES = 8
 
 
 @dataclass
@@ -28,6 +31,7 @@ class FrozenBlock:
     first: int  # the row of its first line
     height: int
     bottom: int  # blank rows it wants below
+    lines: list[Content] | None = None  # as measured (no highlighting), until painted
     strips: list[Strip] | None = None
 
 
@@ -44,9 +48,12 @@ class FrozenBlocks:
         return self.blocks[-1].bottom if self.blocks else None
 
     def append(self, node: Node, measure: Measure) -> None:
-        height, top, bottom = measure(node)
+        lines, top, bottom = measure(node)
         first = self.rows + (max(self.blocks[-1].bottom, top) if self.blocks else 0)
-        self.blocks.append(FrozenBlock(node, first, height, bottom))
+        height = len(lines)
+        if len(self.blocks) >= KEEP_LINES:
+            self.blocks[-KEEP_LINES].lines = None
+        self.blocks.append(FrozenBlock(node, first, height, bottom, lines))
         self._firsts.append(first)
         self.rows = first + height
 
@@ -66,7 +73,7 @@ class FrozenBlocks:
         if y >= block.first + block.height:
             return None
         if block.strips is None:
-            block.strips = paint(block.node, block.height)
+            block.strips, block.lines = paint(block), None
         return block.strips[y - block.first]
 
 

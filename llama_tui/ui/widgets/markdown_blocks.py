@@ -51,6 +51,12 @@ def render_block(node: Node, width: int, theme: type[HighlightTheme] | None) -> 
     return Rendered(_render(node, max(width, 4), theme, 0), top, bottom)
 
 
+def has_code(node: Node) -> bool:
+    """Does the block hold code (which highlighting styles)? Other blocks render the same
+    with or without a highlight theme."""
+    return node.token.type in ("fence", "code_block") or any(map(has_code, node.children))
+
+
 def margins(node: Node) -> tuple[int, int]:
     token = node.token
     if token.type == "heading_open":

@@ -31,9 +31,9 @@ from textual.style import Style
 from textual.widget import Widget
 
 from llama_tui.ui.widgets.block_stream import BlockStream, Node, make_parser
-from llama_tui.ui.widgets.frozen_blocks import FrozenBlocks, first_difference
+from llama_tui.ui.widgets.frozen_blocks import FrozenBlock, FrozenBlocks, first_difference
 from llama_tui.ui.widgets.layout_once import LayoutOnce
-from llama_tui.ui.widgets.markdown_blocks import margins, render_block
+from llama_tui.ui.widgets.markdown_blocks import has_code, margins, render_block
 
 if TYPE_CHECKING:
     from textual.highlight import HighlightTheme
@@ -193,17 +193,21 @@ class StreamMarkdown(LayoutOnce, Widget):
             return highlight.ANSIDarkHighlightTheme if dark else highlight.ANSILightHighlightTheme
         return highlight.HighlightTheme
 
-    def _measure(self, node: Node) -> tuple[int, int, int]:
+    def _measure(self, node: Node) -> tuple[list[Content], int, int]:
         block = render_block(node, self._width, None)
-        return len(block.lines), block.top, block.bottom
+        return block.lines, block.top, block.bottom
 
     def _paint(self, node: Node, highlight: bool = True) -> list[Strip]:
         lines = render_block(node, self._width, self._theme() if highlight else None).lines
         return [self._strip(line) for line in lines]
 
-    def _paint_frozen(self, node: Node, height: int) -> list[Strip]:
+    def _paint_frozen(self, block: FrozenBlock) -> list[Strip]:
         # Exactly the rows measured when it froze (highlighting never changes the text).
-        return (self._paint(node) + [self._blank()] * height)[:height]
+        if block.lines is not None and not has_code(block.node):
+            strips = [self._strip(line) for line in block.lines]
+        else:
+            strips = self._paint(block.node)
+        return (strips + [self._blank()] * block.height)[:block.height]
 
     def _strip(self, line: Content) -> Strip:
         """One line as a strip; the open block's unchanged lines come from a small cache."""

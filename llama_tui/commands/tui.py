@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import sys
+
+SWITCH_INTERVAL = 0.001  # s
 
 
 def run_tui(args: argparse.Namespace) -> int:
@@ -12,6 +15,10 @@ def run_tui(args: argparse.Namespace) -> int:
     from llama_tui.ui.app import make_app
 
     hide_keys_in_logs()
+    # Textual writes each frame from a thread. With Python's default 5 ms switch interval
+    # that thread waited up to ~5 ms for the GIL twice per frame whenever the main thread
+    # was busy (reading a stream, saving): frames reached the terminal ~10 ms late.
+    sys.setswitchinterval(SWITCH_INTERVAL)
     app = make_app(endpoint=args.endpoint)
     app.run()
     return int(app.return_code or 0)
@@ -20,7 +27,6 @@ def run_tui(args: argparse.Namespace) -> int:
 def run_serve(args: argparse.Namespace) -> int:
     """The same app in a browser through textual-serve, bound to localhost only."""
     import shlex
-    import sys
 
     from llama_tui.cli import UsageError
 

@@ -191,8 +191,33 @@ class Soak:
 
         gc.collect()
         self.types_start = _type_counts()
+        self.holders_start = self._holders()
         tracemalloc.start(12)
         self.trace_start = tracemalloc.take_snapshot()
+
+    def _holders(self) -> str:
+        """Who holds rendered lines (Textual strips, ~2 KB each with their caches): widgets
+        in the app, widgets removed from it (their styles caches kept alive by Textual), the
+        replies' own strips, and the fake server's request log."""
+        from textual._styles_cache import StylesCache
+        from textual.strip import Strip
+        from textual.widget import Widget
+
+        from llama_tui.ui.widgets.stream_markdown import StreamMarkdown
+
+        live = [w for screen in self.app.screen_stack for w in screen.walk_children(Widget)]
+        live_caches = {id(w._styles_cache) for w in live}
+        caches = [o for o in gc.get_objects() if isinstance(o, StylesCache)]
+        kept = [c for c in caches if id(c) not in live_caches]
+        replies = [o for o in gc.get_objects() if isinstance(o, StreamMarkdown)]
+        frozen = sum(len(b.strips or ()) for r in replies for b in r._frozen.blocks)
+        strips = sum(1 for o in gc.get_objects() if isinstance(o, Strip))
+        kept_lines = sum(len(c._cache) for c in kept)
+        live_lines = sum(len(c._cache) for c in caches) - kept_lines
+        return (f"strips {strips}; widgets {len(live)} with {live_lines} cached lines; "
+                f"removed widgets' caches {len(kept)} with {kept_lines} lines; replies {len(replies)} "
+                f"({sum(r.is_attached for r in replies)} shown) with {frozen} strips; "
+                f"server requests kept {len(self.server.requests)}")
 
     def trace_report(self, top: int = 12) -> None:
         """What grew since `--trace N`: allocation sites and object counts per type."""
@@ -211,6 +236,8 @@ class Soak:
             print(f"  {stat.size_diff / 1024:+9.1f} KiB {stat.count_diff:+7d} blocks")
             for line in stat.traceback.format(limit=12, most_recent_first=True)[::2][:8]:
                 print(f"      {line.strip()}")
+        print(f"at reply {self.args.trace}: {self.holders_start}")
+        print(f"at the end:     {self._holders()}")
         types = _type_counts()
         types.subtract(self.types_start)
         print("objects per type, growth:")

@@ -292,3 +292,47 @@ async def test_a_growing_reply_costs_one_layout_pass_per_step_and_is_measured_on
                 extra.append(n)
         assert len(extra) == 1  # it overflowed on the way, once
         assert len(set(widths)) == 1, widths
+
+
+async def test_a_burst_is_shown_from_its_bottom_and_measured_above_after_the_frame():
+    """Many blocks finishing at once while the chat follows its bottom: the screenful at the
+    bottom is measured at once, the blocks above it right after the frame; what shows never
+    changes, and the end result is the same as measuring everything."""
+    from llama_tui.model import Message, Role
+
+    reply = "".join(markdown_reply(1500))  # a heading with a wider margin in the middle:
+    text = f"{reply}\n\n# A first-level heading\n\nafter it\n\n{reply}"
+    async with Chat().run_test(size=SIZE) as pilot:
+        chat = pilot.app.query_one(ChatView)
+        view = await chat.add(Message(Role.ASSISTANT, ""), streaming=True)
+        assert view is not None
+        body = view.query_one(StreamMarkdown)
+        body.append("first words")
+        await pilot.pause(0.2)
+        body.append(text)
+        body.finish()
+        assert body._frozen.estimated  # the blocks above the screen: not measured yet
+        await pilot.pause(0.05)  # the frame with the last words
+        rows = body._frozen.rows
+        bottom = [body.render_line(rows - 1 - i).text for i in range(SIZE[1])]
+        await pilot.pause(StreamMarkdown.SETTLE_AFTER + 0.2)
+        assert not body._frozen.estimated
+        rows = body._frozen.rows
+        assert [body.render_line(rows - 1 - i).text for i in range(SIZE[1])] == bottom
+        assert chat.scroll_offset.y == chat.max_scroll_y  # still at the bottom
+        reopened = AssistantMessage(Message(Role.ASSISTANT, body.source))  # same width
+        await chat.mount(reopened)
+        await pilot.pause()
+        fresh = reopened.query_one(StreamMarkdown)
+        assert fresh._frozen.rows == body._frozen.rows
+        assert shown_text(fresh) == shown_text(body)
+
+        chat.release_anchor()  # the user scrolled up: everything is measured at once
+        chat.scroll_home(animate=False)
+        view = await chat.add(Message(Role.ASSISTANT, ""), streaming=True)
+        assert view is not None
+        chat.release_anchor()
+        body = view.query_one(StreamMarkdown)
+        body.append(text)
+        body.finish()
+        assert not body._frozen.estimated

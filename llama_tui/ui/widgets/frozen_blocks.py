@@ -6,6 +6,11 @@ drawn. A long reply that arrives in one burst, or one reopened from disk, costs 
 a wrap, then only the blocks on screen are painted; Pygments never runs for code that
 nobody scrolled to. The lines measured are kept for the newest `KEEP_LINES` blocks (those
 at the bottom of a reply, drawn next) and painted from: only code is rendered again.
+
+Many blocks finishing at once while the view follows the bottom (text that arrived faster
+than it was drawn) can be added by `extend`: only the last screenful is measured, the
+blocks above it get an estimated height until `settle` measures them, after the frame that
+shows the last words. The view follows the bottom, so the estimates are never on screen.
 """
 
 from __future__ import annotations
@@ -19,8 +24,10 @@ from textual.content import Content
 from textual.strip import Strip
 
 from llama_tui.ui.widgets.block_stream import Node
+from llama_tui.ui.widgets.markdown_blocks import margins
 
 Measure = Callable[[Node], "tuple[list[Content], int, int]"]  # lines, margin above, below
+Estimate = Callable[[Node], int]  # a guess of a block's height
 Paint = Callable[["FrozenBlock"], list[Strip]]  # a block's strips, exactly `height` rows
 KEEP_LINES = 8
 
@@ -30,9 +37,11 @@ class FrozenBlock:
     node: Node
     first: int  # the row of its first line
     height: int
+    top: int  # blank rows it wants above
     bottom: int  # blank rows it wants below
     lines: list[Content] | None = None  # as measured (no highlighting), until painted
     strips: list[Strip] | None = None
+    exact: bool = True  # False: `height` is an estimate (see `extend`)
 
 
 class FrozenBlocks:
@@ -47,15 +56,56 @@ class FrozenBlocks:
     def last_bottom(self) -> int | None:
         return self.blocks[-1].bottom if self.blocks else None
 
+    @property
+    def estimated(self) -> bool:
+        return not all(block.exact for block in self.blocks)
+
     def append(self, node: Node, measure: Measure) -> None:
-        lines, top, bottom = measure(node)
+        self._add(node, *measure(node))
+
+    def _add(self, node: Node, lines: list[Content] | None, top: int, bottom: int,
+             height: int = 0) -> None:
         first = self.rows + (max(self.blocks[-1].bottom, top) if self.blocks else 0)
-        height = len(lines)
+        if lines is not None:
+            height = len(lines)
         if len(self.blocks) >= KEEP_LINES:
             self.blocks[-KEEP_LINES].lines = None
-        self.blocks.append(FrozenBlock(node, first, height, bottom, lines))
+        self.blocks.append(FrozenBlock(node, first, height, top, bottom, lines,
+                                       exact=lines is not None))
         self._firsts.append(first)
         self.rows = first + height
+
+    def extend(self, nodes: list[Node], measure: Measure, estimate: Estimate,
+               rows: int) -> None:
+        """Add blocks, measuring only the last ones (at least `rows` rows of them); the
+        others get `estimate`d heights until `settle`."""
+        measured: dict[int, tuple[list[Content], int, int]] = {}
+        total = 0
+        for i in range(len(nodes) - 1, -1, -1):
+            if total >= rows:
+                break
+            measured[i] = measure(nodes[i])
+            total += len(measured[i][0]) + measured[i][1]
+        for i, node in enumerate(nodes):
+            if i in measured:
+                self._add(node, *measured[i])
+            else:
+                self._add(node, None, *margins(node), height=estimate(node))
+
+    def settle(self, measure: Measure) -> bool:
+        """Measure the blocks whose height was estimated; True if any row moved."""
+        moved = False
+        rows, self._firsts = 0, []
+        for i, block in enumerate(self.blocks):
+            if not block.exact:
+                lines, _, _ = measure(block.node)
+                moved = moved or len(lines) != block.height
+                block.height, block.lines, block.strips, block.exact = len(lines), None, None, True
+            block.first = rows + (max(self.blocks[i - 1].bottom, block.top) if i else 0)
+            self._firsts.append(block.first)
+            rows = block.first + block.height
+        self.rows = rows
+        return moved
 
     def relayout(self, measure: Measure) -> None:
         """Measure every block again (a new width or look): nothing stays painted."""

@@ -57,6 +57,16 @@ def has_code(node: Node) -> bool:
     return node.token.type in ("fence", "code_block") or any(map(has_code, node.children))
 
 
+def estimate_height(node: Node, width: int) -> int:
+    """A quick guess of a block's height at `width` (its source lines, long ones wrapped),
+    for blocks that are not on screen yet."""
+    token = node.token
+    lines = token.map[1] - token.map[0] if token.map else 1
+    text = len(node.inline.content) if node.inline is not None else 0
+    return max(1, lines + text // max(width, 1)) + sum(
+        estimate_height(child, width) for child in node.children if child.inline is not None)
+
+
 def margins(node: Node) -> tuple[int, int]:
     token = node.token
     if token.type == "heading_open":

@@ -33,7 +33,12 @@ from textual.widget import Widget
 from llama_tui.ui.widgets.block_stream import BlockStream, Node, make_parser
 from llama_tui.ui.widgets.frozen_blocks import FrozenBlock, FrozenBlocks, first_difference
 from llama_tui.ui.widgets.layout_once import LayoutOnce
-from llama_tui.ui.widgets.markdown_blocks import has_code, margins, render_block
+from llama_tui.ui.widgets.markdown_blocks import (
+    estimate_height,
+    has_code,
+    margins,
+    render_block,
+)
 
 if TYPE_CHECKING:
     from textual.highlight import HighlightTheme
@@ -95,6 +100,12 @@ class StreamMarkdown(LayoutOnce, Widget):
     BACKLOG_RUN: ClassVar[int] = 64
     BACKLOG_PAUSE: ClassVar[float] = 0.005
     BACKLOG_MAX_WAIT: ClassVar[float] = 0.25
+    #: More blocks than this finishing at once (after a backlog) are measured lazily: the
+    #: bottom screenful now, the rest after the frame (frozen_blocks.py, `extend`).
+    MEASURE_LATER: ClassVar[int] = 8
+    #: ...that rest: once the frame is on its way to the terminal (Textual writes it from a
+    #: thread, which would otherwise wait for the GIL while we measure).
+    SETTLE_AFTER: ClassVar[float] = 0.1
 
     DEFAULT_CSS = """
     StreamMarkdown {
@@ -256,8 +267,16 @@ class StreamMarkdown(LayoutOnce, Widget):
             return
         height = self._height()
         start, old = self._frozen.rows, self._tail_lines
-        for node in newly_frozen:
-            self._frozen.append(node, self._measure)
+        if len(newly_frozen) > self.MEASURE_LATER and self._follows_bottom():
+            # Text arrived faster than it was drawn: measure what shows (the bottom) now,
+            # the blocks above it after the frame with the last words.
+            self._frozen.extend(newly_frozen, self._measure,
+                                lambda node: estimate_height(node, self._width),
+                                rows=self._viewport_height())
+            self.set_timer(self.SETTLE_AFTER, self._settle)
+        else:
+            for node in newly_frozen:
+                self._frozen.append(node, self._measure)
         self._tail_lines = self._render_tail()
         if self._height() != height:
             self.refresh(layout=True)
@@ -271,6 +290,18 @@ class StreamMarkdown(LayoutOnce, Widget):
                 regions.append(Region(x, start + y, self._width - x, 1))
         if regions:
             self.refresh(*regions)
+
+    def _settle(self) -> None:
+        if self._frozen.settle(self._measure):
+            self.refresh(layout=True)
+
+    def _follows_bottom(self) -> bool:
+        """Does the pane keep its bottom (where this reply ends) in view as it grows? It is
+        anchored and the user did not scroll away (Textual 8.2 calls that "released"; if
+        that attribute ever goes, this says no and every block is measured at once)."""
+        scroller = self._scroller()
+        return (scroller is not None and scroller.is_anchored
+                and getattr(scroller, "_anchor_released", True) is False)
 
     def _layout(self, width: int) -> None:
         """Measure every block at `width` (a new width, theme or first layout)."""
@@ -294,11 +325,17 @@ class StreamMarkdown(LayoutOnce, Widget):
             self._grown = -(-lines // step) * step
         return self._grown
 
-    def _viewport_height(self) -> int:
+    def _scroller(self) -> Widget | None:
+        """The pane that scrolls this reply (every container is `is_scrollable` in Textual:
+        the one that scrolls lets its content overflow vertically)."""
         for node in self.ancestors:
-            if isinstance(node, Widget) and node.is_scrollable:
-                return node.scrollable_content_region.height
-        return self.screen.size.height
+            if isinstance(node, Widget) and node.styles.overflow_y in ("auto", "scroll"):
+                return node
+        return None
+
+    def _viewport_height(self) -> int:
+        scroller = self._scroller()
+        return scroller.scrollable_content_region.height if scroller else self.screen.size.height
 
     def _ensure(self, width: int) -> None:
         if self._blocks.pending and not self._streaming:

@@ -235,7 +235,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3, help="runs of each fast target")
     parser.add_argument("--targets", default="", help="comma-separated name prefixes")
     parser.add_argument("--variants", default="",
-                        help='renderer options of llama-tui to compare: "FPS:STEP,..."')
+                        help='llama-tui variants to compare: "FPS:STEP", "off", "@PATH" (a checkout)')
     parser.add_argument("--timeout", type=float, default=60)
     parser.add_argument("--slow-timeout", type=float, default=200)
     args = parser.parse_args()
@@ -254,9 +254,12 @@ def main() -> None:
     server = StreamServer(args.tokens, args.rate, args.burst if args.bursts else 0)
     results: dict[str, list[Result]] = {}
     try:
-        for name, target in targets.items():
-            runs = 1 if target.slow else args.runs
-            for _ in range(runs):
+        # Round robin: this machine's speed drifts by up to ~1.5x over minutes, so every
+        # target's runs are spread over the same stretch of time.
+        for run in range(args.runs):
+            for name, target in targets.items():
+                if run and target.slow:
+                    continue
                 r = measure(target, server, pieces, args)
                 results.setdefault(name, []).append(r)
                 print(f"  {name}: stream {r.stream_s:.2f} s, {r.cpu_ms_per_token:.3f} ms CPU/token,"

@@ -65,7 +65,11 @@ def llama_tui_argv() -> list[str]:
 
 def variant(spec: str) -> Target:
     """llama-tui with other renderer knobs: "FPS:STEP" (frames/s of the tail, growth step),
-    or "off" (replies not drawn: what the rest of the app costs)."""
+    "off" (replies not drawn: what the rest of the app costs), or "@PATH": the llama-tui of
+    another checkout (a git worktree of an older commit), to compare versions in one run."""
+    if spec.startswith("@"):
+        return Target(f"llama-tui at {spec[1:]}",
+                      [sys.executable, str(Path(spec[1:]) / "tests/benchmarks/apps/variant_app.py")])
     if spec == "off":
         return Target("llama-tui, replies not drawn (floor)",
                       [sys.executable, str(APPS / "variant_app.py")], env={"BENCH_RENDER": "off"},

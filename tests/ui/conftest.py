@@ -61,6 +61,7 @@ async def wait_for(pilot: Any, condition: Any, timeout: float = 5.0) -> None:
 async def wait_replies(pilot: Any) -> None:
     app = pilot.app
     await wait_for(pilot, lambda: not main(app).jobs, timeout=10)
+    await wait_for(pilot, lambda: not app.screen.query(".-streaming"), timeout=2)  # restyled
     await pilot.pause()
 
 

@@ -301,7 +301,8 @@ async def test_a_burst_is_shown_from_its_bottom_and_measured_above_after_the_fra
     from llama_tui.model import Message, Role
 
     reply = "".join(markdown_reply(1500))  # a heading with a wider margin in the middle:
-    text = f"{reply}\n\n# A first-level heading\n\nafter it\n\n{reply}"
+    code = "```python\ndef answer(x):\n    return 42 * x\n```\n"
+    text = f"{reply}\n\n# A first-level heading\n\nafter it\n\n{reply}\n\n{code}"
     async with Chat().run_test(size=SIZE) as pilot:
         chat = pilot.app.query_one(ChatView)
         view = await chat.add(Message(Role.ASSISTANT, ""), streaming=True)
@@ -315,9 +316,14 @@ async def test_a_burst_is_shown_from_its_bottom_and_measured_above_after_the_fra
         await pilot.pause(0.05)  # the frame with the last words
         rows = body._frozen.rows
         bottom = [body.render_line(rows - 1 - i).text for i in range(SIZE[1])]
+        assert body._frozen.blocks[-1].plain  # its code: drawn plain, highlighted after
         await pilot.pause(StreamMarkdown.SETTLE_AFTER + 0.2)
         assert not body._frozen.estimated
+        assert not any(b.plain for b in body._frozen.blocks)
         rows = body._frozen.rows
+        code_line = next(y for y in range(rows) if "return 42" in body.render_line(y).text)
+        styles = {seg.style for seg in body.render_line(code_line) if seg.text.strip()}
+        assert len(styles) > 2  # keyword, number, name...: highlighted now
         assert [body.render_line(rows - 1 - i).text for i in range(SIZE[1])] == bottom
         assert chat.scroll_offset.y == chat.max_scroll_y  # still at the bottom
         reopened = AssistantMessage(Message(Role.ASSISTANT, body.source))  # same width

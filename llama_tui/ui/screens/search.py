@@ -70,6 +70,8 @@ class SearchScreen(ModalScreen[Hit | None]):
         started = asyncio.get_running_loop().time()
         hits = await asyncio.to_thread(search, summaries, query)
         elapsed = asyncio.get_running_loop().time() - started
+        if not self.is_current:  # closed meanwhile (Enter or escape right after typing)
+            return
         self.hits = hits
         options = []
         width = self.query_one("#search-hits", OptionList).scrollable_content_region.width - 2

@@ -42,6 +42,7 @@ class FrozenBlock:
     lines: list[Content] | None = None  # as measured (no highlighting), until painted
     strips: list[Strip] | None = None
     exact: bool = True  # False: `height` is an estimate (see `extend`)
+    plain: bool = False  # code painted without highlighting (to be painted again)
 
 
 class FrozenBlocks:

@@ -214,7 +214,9 @@ class StreamMarkdown(LayoutOnce, Widget):
 
     def _paint_frozen(self, block: FrozenBlock) -> list[Strip]:
         # Exactly the rows measured when it froze (highlighting never changes the text).
-        if block.lines is not None and not has_code(block.node):
+        # Code is highlighted, except in the frame that ends a burst (see `settle`).
+        if block.lines is not None and (self._frozen.estimated or not has_code(block.node)):
+            block.plain = has_code(block.node)
             strips = [self._strip(line) for line in block.lines]
         else:
             strips = self._paint(block.node)
@@ -273,7 +275,7 @@ class StreamMarkdown(LayoutOnce, Widget):
             self._frozen.extend(newly_frozen, self._measure,
                                 lambda node: estimate_height(node, self._width),
                                 rows=self._viewport_height())
-            self.set_timer(self.SETTLE_AFTER, self._settle)
+            self.set_timer(self.SETTLE_AFTER, self.settle)
         else:
             for node in newly_frozen:
                 self._frozen.append(node, self._measure)
@@ -291,9 +293,18 @@ class StreamMarkdown(LayoutOnce, Widget):
         if regions:
             self.refresh(*regions)
 
-    def _settle(self) -> None:
+    def settle(self) -> None:
+        """Measure the blocks a burst left estimated and highlight the code it drew plain
+        (both wait until the frame with the last words is drawn). Idempotent; done by a
+        timer `SETTLE_AFTER` the burst, or earlier by the reply (with its own restyle, so
+        that the terminal gets one repaint)."""
+        plain = [block for block in self._frozen.blocks if block.plain]
+        for block in plain:
+            block.strips, block.plain = None, False
         if self._frozen.settle(self._measure):
             self.refresh(layout=True)
+        elif plain:
+            self.refresh()
 
     def _follows_bottom(self) -> bool:
         """Does the pane keep its bottom (where this reply ends) in view as it grows? It is

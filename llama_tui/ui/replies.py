@@ -133,4 +133,8 @@ async def _finish(
                  usage=usage, error=error)
     if job.view is not None:
         await job.view.finish(reason, stats, error)
-    await save(job.conversation)
+    try:
+        await save(job.conversation)
+    finally:
+        if job.view is not None:
+            job.view.saved()

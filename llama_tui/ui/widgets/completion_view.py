@@ -23,6 +23,9 @@ class CompletionDocument(TextArea):
         self.insert(delta, self.document.end, maintain_selection_offset=False)
         self.scroll_end(animate=False)
 
+    def saved(self) -> None:
+        pass
+
     async def finish(self, finish_reason: str, stats: Stats | None, error: str | None) -> None:
         self.border_subtitle = stats_line(stats, finish_reason)
         self.set_class(finish_reason in ("error", "content_filter"), "-failed")

@@ -31,6 +31,10 @@ class ReplySink(Protocol):
 
     async def finish(self, finish_reason: str, stats: Stats | None, error: str | None) -> None: ...
 
+    def saved(self) -> None:
+        """The finished reply is on disk: time for what waited for the last words' frame
+        and the save (a restyle, more measuring), so that neither waited for it."""
+
 
 def stats_line(stats: Stats | None, finish_reason: str | None) -> str:
     parts: list[str] = []
@@ -108,8 +112,6 @@ class AssistantMessage(MessageActions, LayoutOnce, Vertical, can_focus=True):
         Binding("r", "request('regenerate')", "Regenerate", id="regenerate"),
     ]
 
-    RESTYLE_AFTER = 0.05  # s
-
     def __init__(self, message: Message, *, streaming: bool = False) -> None:
         super().__init__(classes="message -assistant")
         self.message = message
@@ -146,9 +148,10 @@ class AssistantMessage(MessageActions, LayoutOnce, Vertical, can_focus=True):
     async def finish(self, finish_reason: str, stats: Stats | None, error: str | None) -> None:
         """Show the end of the reply; returns once that frame is drawn (or after 0.2 s), so
         the final save that follows does not compete with drawing the last words. The border
-        loses its streaming colour `RESTYLE_AFTER` that frame, in the same repaint as what a
-        burst left for later (StreamMarkdown.settle): that work (~10-20 ms) would otherwise
-        hold the GIL while Textual's writer thread sends the frame to the terminal."""
+        loses its streaming colour once the reply is saved (`saved`), in the same repaint as
+        what a burst left for later (StreamMarkdown.settle) and the conversation list's
+        update: that work (~10-20 ms) would otherwise hold the GIL while Textual's writer
+        thread sends the last words' frame to the terminal."""
         self._body.finish()
         self._show_outcome(finish_reason, stats, error)
         drawn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -159,10 +162,9 @@ class AssistantMessage(MessageActions, LayoutOnce, Vertical, can_focus=True):
 
         self.call_after_refresh(done)
         await asyncio.wait([drawn], timeout=0.2)
-        self.set_timer(self.RESTYLE_AFTER, self._finished)
 
-    def _finished(self) -> None:
-        self._body.settle()  # what a burst left for later, in the same repaint as the border
+    def saved(self) -> None:
+        self._body.settle_when_restyled()  # what a burst left: in the border's repaint
         self.remove_class("-streaming")
 
     def _show_outcome(self, finish_reason: str | None, stats: Stats | None, error: str | None) -> None:

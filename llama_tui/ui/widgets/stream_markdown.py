@@ -132,6 +132,7 @@ class StreamMarkdown(LayoutOnce, Widget):
         self._last_append = 0.0
         self._run = 0  # appends since the last pause of BACKLOG_PAUSE
         self._run_start = 0.0
+        self._settle_with_styles = False
 
     def on_mount(self) -> None:
         if self._streaming:  # the request is on its way: be ready before the first token
@@ -381,9 +382,17 @@ class StreamMarkdown(LayoutOnce, Widget):
     def selection_updated(self, selection: Selection | None) -> None:
         self.refresh()
 
+    def settle_when_restyled(self) -> None:
+        """`settle` in the style update that is coming (the reply's border changes as it
+        ends), so that both make one repaint: each is a repaint of the whole pane."""
+        self._settle_with_styles = True
+
     def notify_style_update(self) -> None:
         super().notify_style_update()
         self._restyled = True  # checked at the next paint: a theme change, or just a hover?
+        if self._settle_with_styles:
+            self._settle_with_styles = False
+            self.settle()
         self.refresh()
 
     def _look_changed(self) -> bool:

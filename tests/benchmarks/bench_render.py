@@ -262,7 +262,8 @@ def main() -> None:
                     continue
                 r = measure(target, server, pieces, args)
                 results.setdefault(name, []).append(r)
-                print(f"  {name}: stream {r.stream_s:.2f} s, {r.cpu_ms_per_token:.3f} ms CPU/token,"
+                print(f"  {name}: last token {r.last_ms:.0f} ms, stream {r.stream_s:.2f} s, "
+                      f"{r.cpu_ms_per_token:.3f} ms CPU/token,"
                       f" {r.bytes:,} bytes", file=sys.stderr)
     finally:
         server.stop()

@@ -17,8 +17,10 @@ against the scripted fake server on a real socket. Each reply gets one fault:
 
 After each reply the expected outcome (text the server sent before the fault, finish reason) is
 recorded; at the end every conversation file is parsed by a fresh store and compared with that
-ledger. Prints RSS start (after warm-up) / end / max, replies ok or failed per fault kind,
-files parsed, messages lost.
+ledger. Prints RSS start (after warm-up) / end / max, and RSS each time a new conversation
+starts (the same screen, after a full collection: the slope of these is the leak test),
+replies ok or failed per fault kind, files parsed, messages lost. The fake server runs in
+this process: its request log is cleared after every reply.
 
 With `--trace N`, tracemalloc starts at reply N and the end prints what grew since then: the
 allocation sites (tracemalloc, 12 frames) and the object counts per type (gc). It slows the
@@ -72,6 +74,15 @@ class Expected:
     text: str             # exact text, or the text it must be a prefix of ("cancel")
     finish_reason: str
     prefix: bool = False
+
+
+def _slope(points: list[tuple[int, float]]) -> float:
+    """Least-squares growth per reply."""
+    n = len(points)
+    mx = sum(x for x, _ in points) / n
+    my = sum(y for _, y in points) / n
+    var = sum((x - mx) ** 2 for x, _ in points)
+    return sum((x - mx) * (y - my) for x, y in points) / var if var else 0.0
 
 
 def _type_counts() -> Counter[str]:
@@ -132,6 +143,7 @@ class Soak:
         self.outcome: Counter[tuple[str, str]] = Counter()
         self.problems: list[str] = []
         self.rss: list[float] = []
+        self.same_state: list[tuple[int, float]] = []  # (reply, RSS) at each new conversation
         self.trace_start: Any = None
         self.types_start: Counter[str] = Counter()
 
@@ -164,12 +176,17 @@ class Soak:
         for n in range(self.args.replies):
             if n % 5 == 0:
                 await self.pilot.press("ctrl+n")
+                if n >= 10:  # the same screen each time: an empty conversation
+                    gc.collect()
+                    self.same_state.append((n, rss_mb()))
             fault = self.rng.choices(names, weights)[0]
             try:
                 await self._one(n, fault)
             except Exception as exc:  # the soak reports, it does not stop at the first problem
                 self.outcome[(fault, "failed")] += 1
                 self.problems.append(f"reply {n} ({fault}): {type(exc).__name__}: {exc}")
+            with self.server._cond:  # the fake server's request log is not the app's memory
+                self.server.requests.clear()
             if n == 10:
                 gc.collect()
                 self.rss.append(rss_mb())  # the start: after warm-up (imports, first screens)
@@ -181,8 +198,10 @@ class Soak:
             if ahead > 0:
                 await self.pilot.pause(ahead)
             if n % 50 == 49:
+                last = f", at the last new conversation {self.same_state[-1][1]:.1f} MB" \
+                    if self.same_state else ""
                 print(f"  {n + 1} replies, {time.monotonic() - started:.0f} s, "
-                      f"RSS {rss_mb():.1f} MB, {_retained_styles()}", flush=True)
+                      f"RSS {rss_mb():.1f} MB{last}, {_retained_styles()}", flush=True)
         await self.wait_for(self.pilot, lambda: not self.app._unsaved, timeout=15)
         self.trace_report()  # while the app still runs
 
@@ -375,6 +394,14 @@ def main() -> None:
               f"failed {soak.outcome[(kind, 'failed')]:>3}")
     print(f"RSS MB          start {rss[0]:.1f}  end {rss[-1]:.1f}  max {max(rss):.1f}  "
           f"(growth {rss[-1] - rss[0]:+.1f})")
+    same = soak.same_state
+    if len(same) > 4:
+        at = {n: mb for n, mb in same}
+        later = [(n, mb) for n, mb in same if n >= 200] or same
+        print(f"RSS MB, new conversation after a full collection (same screen each time): "
+              f"reply {same[0][0]} {same[0][1]:.1f}, reply 200 {at.get(200, float('nan')):.1f}, "
+              f"reply {same[-1][0]} {same[-1][1]:.1f}; from reply {later[0][0]} on "
+              f"{_slope(later) * 100:+.2f} MB per 100 replies")
     print(f"files parsed    {parsed} (unreadable {unreadable}, temp files left {len(temps)})")
     print(f"messages lost   {lost}")
     print(f"log             {log.stat().st_size if log.exists() else 0} bytes, key in it: "
@@ -383,7 +410,9 @@ def main() -> None:
         print(f"  problem: {problem}")
     print(json.dumps({"replies": sum(soak.outcome.values()), "minutes": round(elapsed / 60, 1),
                       "rss_start_mb": round(rss[0], 1), "rss_end_mb": round(rss[-1], 1),
-                      "rss_max_mb": round(max(rss), 1), "files_parsed": parsed,
+                      "rss_max_mb": round(max(rss), 1),
+                      "rss_same_state_mb": [[n, round(mb, 1)] for n, mb in same],
+                      "files_parsed": parsed,
                       "unreadable": unreadable, "lost": lost, "temp_files": len(temps),
                       "outcomes": {f"{f}:{r}": v for (f, r), v in sorted(soak.outcome.items())}}))
     sys.exit(1 if lost or unreadable or soak.problems else 0)

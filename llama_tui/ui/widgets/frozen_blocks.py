@@ -10,7 +10,8 @@ at the bottom of a reply, drawn next) and painted from: only code is rendered ag
 Many blocks finishing at once while the view follows the bottom (text that arrived faster
 than it was drawn) can be added by `extend`: only the last screenful is measured, the
 blocks above it get an estimated height until `settle` measures them, after the frame that
-shows the last words. The view follows the bottom, so the estimates are never on screen.
+shows the last words (StreamMarkdown says when). The view follows the bottom, so the
+estimates are never on screen.
 """
 
 from __future__ import annotations

@@ -103,9 +103,10 @@ class StreamMarkdown(LayoutOnce, Widget):
     #: More blocks than this finishing at once (after a backlog) are measured lazily: the
     #: bottom screenful now, the rest after the frame (frozen_blocks.py, `extend`).
     MEASURE_LATER: ClassVar[int] = 8
-    #: ...that rest: once the frame is on its way to the terminal (Textual writes it from a
-    #: thread, which would otherwise wait for the GIL while we measure).
-    SETTLE_AFTER: ClassVar[float] = 0.1
+    #: ...that rest (`settle`): when the reply is saved, with its restyle; at the latest this
+    #: long after the burst (not at once: Textual writes the frame from a thread, which
+    #: would wait for the GIL while we measure).
+    SETTLE_AFTER: ClassVar[float] = 0.5
 
     DEFAULT_CSS = """
     StreamMarkdown {
@@ -296,9 +297,9 @@ class StreamMarkdown(LayoutOnce, Widget):
 
     def settle(self) -> None:
         """Measure the blocks a burst left estimated and highlight the code it drew plain
-        (both wait until the frame with the last words is drawn). Idempotent; done by a
-        timer `SETTLE_AFTER` the burst, or earlier by the reply (with its own restyle, so
-        that the terminal gets one repaint)."""
+        (both wait until the frame with the last words is drawn). Idempotent; done when the
+        reply is saved (`settle_when_restyled`: one repaint with its restyle), or by a
+        timer `SETTLE_AFTER` the burst."""
         plain = [block for block in self._frozen.blocks if block.plain]
         for block in plain:
             block.strips, block.plain = None, False

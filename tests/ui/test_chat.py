@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import time
 
+from textual._styles_cache import StylesCache
+from textual.widgets import Static
+
 from llama_tui.ui.widgets.chat_view import ChatView
 from llama_tui.ui.widgets.conversation_list import ConversationList
 from llama_tui.ui.widgets.message_view import AssistantMessage, UserMessage
@@ -278,9 +281,16 @@ async def test_switching_conversations_frees_what_the_old_messages_drew(app_fact
         await type_and_send(pilot, "first")
         await wait_replies(pilot)
         await pilot.pause()
-        old = list(main(app).query_one(ChatView).walk_children())
+        chat = main(app).query_one(ChatView)
+        await chat.mount_all([Static(f"line {i}") for i in range(60)])
+        await pilot.pause()
+        chat.scroll_home(animate=False)  # every one drawn once
+        await pilot.pause()
+        old = list(chat.walk_children())
         assert any(w._styles_cache._cache for w in old)  # drawn, so cached
         await pilot.press("ctrl+n")
         await pilot.pause()
         assert all(not w._styles_cache._cache for w in old)
-        assert not any(w in old for w in main(app).query_one(ChatView).walk_children())
+        assert not any(w in old for w in chat.walk_children())
+        kept = StylesCache.get_inner_outer.cache_info().currsize
+        assert kept < 30, kept  # what was drawn since the switch, not the 60+ widgets removed

@@ -6,6 +6,7 @@ Long conversations mount only their newest messages; earlier ones are mounted on
 
 from __future__ import annotations
 
+from textual._styles_cache import StylesCache
 from textual.content import Content
 from textual.widget import Widget
 from textual.widgets import Button, Static
@@ -83,8 +84,6 @@ class ChatView(LayoutOnce, MarkdownScroll):
         does not fill up to its 1,024 widgets (a soak measured ~1.6 MB by reply 200)."""
         for widget in self.walk_children(Widget, with_self=False):
             widget._styles_cache.clear()
-        from textual._styles_cache import StylesCache
-
         clear = getattr(StylesCache.get_inner_outer, "cache_clear", None)
         if clear is not None:  # Textual 8.2; a later one may have fixed the cache
             clear()

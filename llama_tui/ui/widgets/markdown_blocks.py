@@ -62,9 +62,12 @@ def estimate_height(node: Node, width: int) -> int:
     for blocks that are not on screen yet."""
     token = node.token
     lines = token.map[1] - token.map[0] if token.map else 1
-    text = len(node.inline.content) if node.inline is not None else 0
-    return max(1, lines + text // max(width, 1)) + sum(
-        estimate_height(child, width) for child in node.children if child.inline is not None)
+    return max(1, lines + _text_length(node) // max(width, 1))
+
+
+def _text_length(node: Node) -> int:
+    own = len(node.inline.content) if node.inline is not None else 0
+    return own + sum(map(_text_length, node.children))
 
 
 def margins(node: Node) -> tuple[int, int]:

@@ -217,8 +217,9 @@ class StreamMarkdown(LayoutOnce, Widget):
     def _paint_frozen(self, block: FrozenBlock) -> list[Strip]:
         # Exactly the rows measured when it froze (highlighting never changes the text).
         # Code is highlighted, except in the frame that ends a burst (see `settle`).
-        if block.lines is not None and (self._frozen.estimated or not has_code(block.node)):
-            block.plain = has_code(block.node)
+        code = has_code(block.node)
+        if block.lines is not None and (not code or self._frozen.estimated):
+            block.plain = code
             strips = [self._strip(line) for line in block.lines]
         else:
             strips = self._paint(block.node)

@@ -21,6 +21,7 @@ from llama_tui.inspect import RequestRecord
 from llama_tui.model import Conversation, Message, Stats, Usage
 from llama_tui.sanitize import sanitize
 from llama_tui.session import finish_reply
+from llama_tui.ui import caches
 from llama_tui.ui.widgets.message_view import ReplySink
 
 CHECKPOINT_SECONDS = 1.0
@@ -138,3 +139,4 @@ async def _finish(
     finally:
         if job.view is not None:
             job.view.saved()
+        caches.trim()  # Textual's memo caches, filled by the reply's frames (see `caches`)

@@ -89,6 +89,61 @@ def _type_counts() -> Counter[str]:
     return Counter(type(obj).__qualname__ for obj in gc.get_objects())
 
 
+def _strip_holders(limit: int = 10) -> list[tuple[int, str]]:
+    """Who keeps Textual strips alive: for every strip, the first object up its chain of
+    referrers that is not a strip, a cache or a plain container (a widget, an lru_cache,
+    a module...), counted per type. Slow (a full reverse graph); only for `--trace`."""
+    from textual.cache import FIFOCache, LRUCache
+    from textual.strip import Strip
+
+    see_through = (Strip, FIFOCache, LRUCache, dict, list, tuple, set)
+    objects = gc.get_objects()
+    parents: dict[int, list[Any]] = {}
+    for obj in objects:
+        for child in gc.get_referents(obj):
+            parents.setdefault(id(child), []).append(obj)
+    roots: Counter[str] = Counter()
+    for strip in (o for o in objects if isinstance(o, Strip)):
+        seen, frontier, found = {id(strip)}, [strip], ""
+        for _ in range(12):
+            up = []
+            for obj in frontier:
+                for parent in parents.get(id(obj), ()):
+                    if id(parent) in seen or parent is objects or parent is frontier:
+                        continue
+                    seen.add(id(parent))
+                    if isinstance(parent, see_through):
+                        up.append(parent)
+                    else:
+                        name = getattr(parent, "__qualname__", None) or type(parent).__qualname__
+                        found = f"{type(parent).__module__}.{name}"
+                        break
+                if found:
+                    break
+            if found or not up:
+                break
+            frontier = up
+        roots[found or "(no holder found within 12 steps)"] += 1
+    return [(count, name) for name, count in roots.most_common(limit)]
+
+
+def _lru_caches() -> dict[str, Any]:
+    """Every functools.lru_cache in a module or on a class of one, by name (Textual and Rich
+    have ~50, up to 16,384 entries each). Not found with gc.get_objects(): the app freezes
+    what was alive at start-up (gc.freeze), which hides those objects from it."""
+    import functools
+
+    found: dict[str, Any] = {}
+    for module in list(sys.modules.values()):
+        for value in list(vars(module).values()):
+            members = list(vars(value).values()) if isinstance(value, type) else []
+            for item in [value, *members]:
+                item = getattr(item, "__func__", item)  # classmethod, staticmethod
+                if isinstance(item, functools._lru_cache_wrapper):
+                    found[f"{item.__module__}.{item.__qualname__}"] = item
+    return found
+
+
 def _words(rng: random.Random, n: int) -> list[str]:
     vocab = ["llama", "token", "stream", "café", "naïve", "🙂", "résumé", "**bold**", "`code`",
              "\n", "- item\n", "über", "中文", "value", "42"]
@@ -179,6 +234,8 @@ class Soak:
                 if n >= 10:  # the same screen each time: an empty conversation
                     gc.collect()
                     self.same_state.append((n, rss_mb()))
+                if self.trace_start is None and self.args.trace is not None and n >= self.args.trace:
+                    self._trace_begin(n)
             fault = self.rng.choices(names, weights)[0]
             try:
                 await self._one(n, fault)
@@ -192,8 +249,6 @@ class Soak:
                 self.rss.append(rss_mb())  # the start: after warm-up (imports, first screens)
             elif n > 10:
                 self.rss.append(rss_mb())
-            if self.args.trace is not None and n == self.args.trace:
-                self._trace_begin()
             ahead = started + (n + 1) * budget - time.monotonic()
             if ahead > 0:
                 await self.pilot.pause(ahead)
@@ -203,16 +258,49 @@ class Soak:
                 print(f"  {n + 1} replies, {time.monotonic() - started:.0f} s, "
                       f"RSS {rss_mb():.1f} MB{last}, {_retained_styles()}", flush=True)
         await self.wait_for(self.pilot, lambda: not self.app._unsaved, timeout=15)
-        self.trace_report()  # while the app still runs
+        if self.trace_start is not None:  # on the same screen as at its start: a new conversation
+            await self.pilot.press("ctrl+n")
+            await self.pilot.pause(0.5)
+            self.trace_report()  # while the app still runs
 
-    def _trace_begin(self) -> None:
+    def _trace_begin(self, n: int) -> None:
         import tracemalloc
 
         gc.collect()
+        self.trace_at = n
         self.types_start = _type_counts()
         self.holders_start = self._holders()
-        tracemalloc.start(12)
+        self.strip_roots_start = _strip_holders(limit=30)
+        self.lru_start = {name: f.cache_info().currsize for name, f in _lru_caches().items()}
         self.trace_start = tracemalloc.take_snapshot()
+        self.traced_start = tracemalloc.get_traced_memory()[0]
+
+    def _detached_report(self) -> None:
+        """For replies removed from the screen but still alive: the chain of referrers that
+        keeps each one (up to an object gc does not track: a frozen one, or a root)."""
+        from llama_tui.ui.widgets.stream_markdown import StreamMarkdown
+
+        detached = [o for o in gc.get_objects()
+                    if isinstance(o, StreamMarkdown) and not o.is_attached]
+        print(f"replies removed from the screen but alive: {len(detached)}")
+        mine = {id(detached)}
+        for reply in detached[:4]:
+            chain: list[str] = []
+            obj = reply
+            for _ in range(25):
+                referrers = [r for r in gc.get_referrers(obj)
+                             if id(r) not in mine and not isinstance(r, type(sys._getframe()))]
+                mine.add(id(referrers))
+                if not referrers:
+                    break
+                prev, obj = obj, referrers[0]
+                name = type(obj).__qualname__
+                if isinstance(obj, dict):
+                    keys = [k for k, v in obj.items() if v is prev]
+                    name += f"[{keys[0]!r}]" if keys else ""
+                chain.append(name)
+            print("  " + " <- ".join(chain))
+        del detached
 
     def _holders(self) -> str:
         """Who holds rendered lines (Textual strips, ~2 KB each with their caches): widgets
@@ -239,23 +327,45 @@ class Soak:
                 f"server requests kept {len(self.server.requests)}")
 
     def trace_report(self, top: int = 12) -> None:
-        """What grew since `--trace N`: allocation sites and object counts per type."""
+        """What grew since `--trace N`: first the bounded lru caches of Textual and Rich
+        (their fill and what emptying them frees), then what is left, by allocation site
+        (tracemalloc), by type (gc) and by who holds it."""
         import tracemalloc
 
         if self.trace_start is None:
             return
         gc.collect()
+        grown = tracemalloc.get_traced_memory()[0] - self.traced_start
+        print(f"\ntracemalloc since reply {self.trace_at}: {grown / 2**20:+.2f} MB traced, "
+              f"RSS {rss_mb():.1f} MB (tracing costs RSS of its own)")
+        lrus = _lru_caches()
+        fill = sorted(((f.cache_info().currsize, name) for name, f in lrus.items()), reverse=True)
+        print("lru caches, entries (start -> end):")
+        for size, name in fill[:top]:
+            print(f"  {self.lru_start.get(name, 0):6d} -> {size:6d}  {name}")
+        before = tracemalloc.get_traced_memory()[0]
+        for f in lrus.values():
+            f.cache_clear()
+        gc.collect()
+        freed = before - tracemalloc.get_traced_memory()[0]
+        print(f"emptying every lru cache frees {freed / 2**20:.2f} MB (traced), RSS now {rss_mb():.1f} MB")
         end = tracemalloc.take_snapshot()
         ignore = [tracemalloc.Filter(False, tracemalloc.__file__)]
         stats = end.filter_traces(ignore).compare_to(self.trace_start.filter_traces(ignore),
                                                     "traceback")
-        grown = sum(stat.size_diff for stat in stats)
-        print(f"\ntracemalloc since reply {self.args.trace}: {grown / 2**20:+.2f} MB traced")
-        for stat in stats[:top]:
+        print(f"what is left, {sum(s.size_diff for s in stats) / 2**20:+.2f} MB, by site:")
+        for stat in stats[:top * 2]:
+            frames = stat.traceback.format(limit=12, most_recent_first=True)[::2]
+            ours = [f for f in frames if "/llama_tui/" in f or "/tests/" in f][:2]
             print(f"  {stat.size_diff / 1024:+9.1f} KiB {stat.count_diff:+7d} blocks")
-            for line in stat.traceback.format(limit=12, most_recent_first=True)[::2][:8]:
+            for line in frames[:3] + ours:
                 print(f"      {line.strip()}")
-        print(f"at reply {self.args.trace}: {self.holders_start}")
+        self._detached_report()
+        print("who holds the strips (start -> end):")
+        start = {name: count for count, name in self.strip_roots_start}
+        for count, name in _strip_holders():
+            print(f"  {start.get(name, 0):6d} -> {count:6d}  {name}")
+        print(f"at reply {self.trace_at}: {self.holders_start}")
         print(f"at the end:     {self._holders()}")
         types = _type_counts()
         types.subtract(self.types_start)
@@ -360,6 +470,12 @@ def main() -> None:
     parser.add_argument("--trace", type=int, metavar="N",
                         help="trace allocations from reply N on; print what grew at the end")
     args = parser.parse_args()
+    if args.trace is not None:
+        import tracemalloc
+
+        # From the start: an object made before tracing began and freed later is not seen
+        # going, so its replacement would look like growth.
+        tracemalloc.start(12)
     home = Path(tempfile.mkdtemp(prefix="llama-tui-soak-"))
     os.environ["LLAMA_TUI_HOME"] = str(home)
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))

@@ -294,3 +294,38 @@ async def test_switching_conversations_frees_what_the_old_messages_drew(app_fact
         assert not any(w in old for w in chat.walk_children())
         kept = StylesCache.get_inner_outer.cache_info().currsize
         assert kept < 30, kept  # what was drawn since the switch, not the 60+ widgets removed
+
+
+async def test_textual_memo_caches_are_emptied_once_big(app_factory, fake_server, monkeypatch):
+    """Textual's and Rich's lru caches fill with one-off values over a long session (the
+    soak's slow memory growth): over the limit, they are emptied after a reply is saved and
+    when the chat lets a conversation go."""
+    from rich.cells import cached_cell_len
+
+    from llama_tui.ui import caches
+
+    monkeypatch.setattr(caches, "ENTRY_LIMIT", 4_000)
+    fake_server.enqueue(chat_stream(["a reply", " in two parts"]))
+    app = app_factory()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        for i in range(4_000):  # one-off widths, as a long session's text leaves them
+            cached_cell_len(f"line {i} 中文")
+        assert caches.entries() > 4_000
+        await type_and_send(pilot, "hello")
+        await wait_replies(pilot)
+        await wait_for(pilot, lambda: cached_cell_len.cache_info().currsize < 100)
+        assert caches.entries() < 4_000
+
+        for i in range(4_000):
+            cached_cell_len(f"line {i} 中文")
+        await pilot.press("ctrl+n")
+        await pilot.pause()
+        assert cached_cell_len.cache_info().currsize < 100
+        assert not main(app).query(AssistantMessage)
+
+        for i in range(1_000):  # under the limit: kept (they are what the screen uses)
+            cached_cell_len(f"line {i} 中文")
+        await pilot.press("ctrl+n")
+        await pilot.pause()
+        assert cached_cell_len.cache_info().currsize >= 1_000

@@ -12,6 +12,7 @@ from textual.widget import Widget
 from textual.widgets import Button, Static
 
 from llama_tui.model import Conversation, Message
+from llama_tui.ui import caches
 from llama_tui.ui.widgets.completion_view import CompletionDocument
 from llama_tui.ui.widgets.layout_once import LayoutOnce
 from llama_tui.ui.widgets.message_view import AssistantMessage, ReplySink, message_widget
@@ -81,12 +82,14 @@ class ChatView(LayoutOnce, MarkdownScroll):
         conversations grew memory by ~8 MB per 50 replies in the soak test. That cache
         (an `lru_cache` of two background styles, cheap to compute again) also holds the
         other widgets removed since (notifications, dialogs...): it is emptied too, so it
-        does not fill up to its 1,024 widgets (a soak measured ~1.6 MB by reply 200)."""
+        does not fill up to its 1,024 widgets (a soak measured ~1.6 MB by reply 200). So are
+        Textual's and Rich's other memo caches once they are big (see `caches`)."""
         for widget in self.walk_children(Widget, with_self=False):
             widget._styles_cache.clear()
         clear = getattr(StylesCache.get_inner_outer, "cache_clear", None)
         if clear is not None:  # Textual 8.2; a later one may have fixed the cache
             clear()
+        caches.trim()
 
     async def _mount_older(self, generation: int, older: list[Widget], first: Widget) -> None:
         if generation == self._generation and first.parent is self:

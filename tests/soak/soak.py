@@ -57,12 +57,15 @@ def rss_mb() -> float:
 
 
 def _retained_styles() -> str:
-    """How full Textual's `StylesCache.get_inner_outer` lru_cache(1024) is: it keeps the
-    render caches of up to 1024 removed widgets alive (Textualize/textual#6665), which is
-    most of the early RSS growth; it levels off once this reaches 1024."""
+    """How full Textual's and Rich's memo caches are (ui.caches empties them over its limit),
+    and among them the `StylesCache.get_inner_outer` lru_cache(1024), which kept the render
+    caches of removed widgets alive (Textualize/textual#6665; emptied on every switch)."""
     from textual._styles_cache import StylesCache
 
-    return f"removed widgets' styles kept by Textual {StylesCache.get_inner_outer.cache_info().currsize}"
+    from llama_tui.ui import caches
+
+    return (f"memo caches {caches.entries()} entries, of them removed widgets' styles "
+            f"{StylesCache.get_inner_outer.cache_info().currsize}")
 
 
 @dataclass

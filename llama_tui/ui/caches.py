@@ -1,12 +1,12 @@
 """Textual's and Rich's memo caches, kept small in a long session.
 
 Textual and Rich memoize small pure functions with `functools.lru_cache`: region arithmetic,
-cell widths, style sums, segment splits, colour blends... about 60 caches of 1,024 to 16,384
-entries each (~110,000 entries in all, ~240 bytes each with their keys and values). They fill
+cell widths, style sums, segment splits, colour blends... about 50 caches of 1,024 to 16,384
+entries each (~120,000 entries in all, ~240 bytes each with their keys and values). They fill
 with one-off values (a region for every scroll offset and reply height seen, the width of
 every line of text drawn) and keep them until full: in the soak test that was most of the
-memory the app gained over its first hundreds of replies (+2.9 MB in 70 replies, all of it
-freed by emptying these caches), while a screen needs a few thousand entries.
+memory the app gained over its first hundreds of replies (+2.9 MB of Python objects in 70
+replies, all of it freed by emptying these caches), while a screen needs a few thousand.
 
 So the chat empties them once they hold more than `ENTRY_LIMIT` entries, checked when it lets
 a conversation's messages go and when a reply has been saved (both moments when the next
@@ -30,13 +30,13 @@ _modules_seen = 0
 def lru_caches() -> list[Any]:
     """The bounded lru caches of Textual and Rich (found again when modules were imported)."""
     global _modules_seen
-    names = [name for name in list(sys.modules) if name.startswith(("textual", "rich"))]
+    names = [name for name in list(sys.modules) if name.partition(".")[0] in ("textual", "rich")]
     if len(names) != _modules_seen:
         _modules_seen = len(names)
         found: dict[int, Any] = {}
         for name in names:
             module = sys.modules.get(name)
-            if module is None or name.partition(".")[0] not in ("textual", "rich"):
+            if module is None:
                 continue
             for value in list(vars(module).values()):
                 members = list(vars(value).values()) if isinstance(value, type) else []

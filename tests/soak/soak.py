@@ -131,20 +131,10 @@ def _strip_holders(limit: int = 10) -> list[tuple[int, str]]:
 
 
 def _lru_caches() -> dict[str, Any]:
-    """Every functools.lru_cache in a module or on a class of one, by name (Textual and Rich
-    have ~50, up to 16,384 entries each). Not found with gc.get_objects(): the app freezes
-    what was alive at start-up (gc.freeze), which hides those objects from it."""
-    import functools
+    """Textual's and Rich's memo caches (what ui.caches empties), by name."""
+    from llama_tui.ui import caches
 
-    found: dict[str, Any] = {}
-    for module in list(sys.modules.values()):
-        for value in list(vars(module).values()):
-            members = list(vars(value).values()) if isinstance(value, type) else []
-            for item in [value, *members]:
-                item = getattr(item, "__func__", item)  # classmethod, staticmethod
-                if isinstance(item, functools._lru_cache_wrapper):
-                    found[f"{item.__module__}.{item.__qualname__}"] = item
-    return found
+    return {f"{f.__module__}.{f.__qualname__}": f for f in caches.lru_caches()}
 
 
 def _words(rng: random.Random, n: int) -> list[str]:

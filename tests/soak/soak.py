@@ -22,9 +22,11 @@ starts (the same screen, after a full collection: the slope of these is the leak
 replies ok or failed per fault kind, files parsed, messages lost. The fake server runs in
 this process: its request log is cleared after every reply.
 
-With `--trace N`, tracemalloc starts at reply N and the end prints what grew since then: the
-allocation sites (tracemalloc, 12 frames) and the object counts per type (gc). It slows the
-app down ~2x; use it to find a slope, not to measure RSS.
+With `--trace N`, tracemalloc runs from the start (so what is freed later is seen going) and
+the end compares the same screen (a new conversation) at reply N and at the end: how full
+Textual's and Rich's memo caches got and what emptying them frees, then what is left by
+allocation site (12 frames) and by type, and who keeps removed replies alive. It slows the
+app ~3x and costs RSS of its own; use it to find a slope, not to measure RSS.
 """
 
 from __future__ import annotations
@@ -90,44 +92,6 @@ def _slope(points: list[tuple[int, float]]) -> float:
 
 def _type_counts() -> Counter[str]:
     return Counter(type(obj).__qualname__ for obj in gc.get_objects())
-
-
-def _strip_holders(limit: int = 10) -> list[tuple[int, str]]:
-    """Who keeps Textual strips alive: for every strip, the first object up its chain of
-    referrers that is not a strip, a cache or a plain container (a widget, an lru_cache,
-    a module...), counted per type. Slow (a full reverse graph); only for `--trace`."""
-    from textual.cache import FIFOCache, LRUCache
-    from textual.strip import Strip
-
-    see_through = (Strip, FIFOCache, LRUCache, dict, list, tuple, set)
-    objects = gc.get_objects()
-    parents: dict[int, list[Any]] = {}
-    for obj in objects:
-        for child in gc.get_referents(obj):
-            parents.setdefault(id(child), []).append(obj)
-    roots: Counter[str] = Counter()
-    for strip in (o for o in objects if isinstance(o, Strip)):
-        seen, frontier, found = {id(strip)}, [strip], ""
-        for _ in range(12):
-            up = []
-            for obj in frontier:
-                for parent in parents.get(id(obj), ()):
-                    if id(parent) in seen or parent is objects or parent is frontier:
-                        continue
-                    seen.add(id(parent))
-                    if isinstance(parent, see_through):
-                        up.append(parent)
-                    else:
-                        name = getattr(parent, "__qualname__", None) or type(parent).__qualname__
-                        found = f"{type(parent).__module__}.{name}"
-                        break
-                if found:
-                    break
-            if found or not up:
-                break
-            frontier = up
-        roots[found or "(no holder found within 12 steps)"] += 1
-    return [(count, name) for name, count in roots.most_common(limit)]
 
 
 def _lru_caches() -> dict[str, Any]:
@@ -263,21 +227,23 @@ class Soak:
         self.trace_at = n
         self.types_start = _type_counts()
         self.holders_start = self._holders()
-        self.strip_roots_start = _strip_holders(limit=30)
         self.lru_start = {name: f.cache_info().currsize for name, f in _lru_caches().items()}
         self.trace_start = tracemalloc.take_snapshot()
         self.traced_start = tracemalloc.get_traced_memory()[0]
 
     def _detached_report(self) -> None:
         """For replies removed from the screen but still alive: the chain of referrers that
-        keeps each one (up to an object gc does not track: a frozen one, or a root)."""
+        keeps each one, up to an object gc does not list. The app freezes what is alive after
+        start-up (gc.freeze), and frozen objects are invisible to gc.get_objects() and
+        gc.get_referrers(): a chain that ends early ends at one of them."""
         from llama_tui.ui.widgets.stream_markdown import StreamMarkdown
 
         detached = [o for o in gc.get_objects()
                     if isinstance(o, StreamMarkdown) and not o.is_attached]
         print(f"replies removed from the screen but alive: {len(detached)}")
-        mine = {id(detached)}
-        for reply in detached[:4]:
+        sample = detached[:4]
+        mine = {id(detached), id(sample)}
+        for reply in sample:
             chain: list[str] = []
             obj = reply
             for _ in range(25):
@@ -293,7 +259,7 @@ class Soak:
                     name += f"[{keys[0]!r}]" if keys else ""
                 chain.append(name)
             print("  " + " <- ".join(chain))
-        del detached
+        del detached, sample
 
     def _holders(self) -> str:
         """Who holds rendered lines (Textual strips, ~2 KB each with their caches): widgets
@@ -354,10 +320,6 @@ class Soak:
             for line in frames[:3] + ours:
                 print(f"      {line.strip()}")
         self._detached_report()
-        print("who holds the strips (start -> end):")
-        start = {name: count for count, name in self.strip_roots_start}
-        for count, name in _strip_holders():
-            print(f"  {start.get(name, 0):6d} -> {count:6d}  {name}")
         print(f"at reply {self.trace_at}: {self.holders_start}")
         print(f"at the end:     {self._holders()}")
         types = _type_counts()

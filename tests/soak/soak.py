@@ -26,7 +26,8 @@ With `--trace N`, tracemalloc runs from the start (so what is freed later is see
 the end compares the same screen (a new conversation) at reply N and at the end: how full
 Textual's and Rich's memo caches got and what emptying them frees, then what is left by
 allocation site (12 frames) and by type, and who keeps removed replies alive. It slows the
-app ~3x and costs RSS of its own; use it to find a slope, not to measure RSS.
+app ~3x and costs RSS of its own; use it to find a slope, not to measure RSS. `--census N`
+is the cheap one: objects and bytes per type at reply N and at the end, no tracing.
 """
 
 from __future__ import annotations
@@ -94,6 +95,17 @@ def _type_counts() -> Counter[str]:
     return Counter(type(obj).__qualname__ for obj in gc.get_objects())
 
 
+def _type_sizes() -> dict[str, tuple[int, int]]:
+    """(objects, bytes: their own sizes, not what they refer to) per type, of what gc lists
+    (not what gc.freeze hid at start-up: nothing made since)."""
+    sizes: dict[str, list[int]] = {}
+    for obj in gc.get_objects():
+        entry = sizes.setdefault(f"{type(obj).__module__}.{type(obj).__qualname__}", [0, 0])
+        entry[0] += 1
+        entry[1] += sys.getsizeof(obj)
+    return {name: (count, size) for name, (count, size) in sizes.items()}
+
+
 def _lru_caches() -> dict[str, Any]:
     """Textual's and Rich's memo caches (what ui.caches empties), by name."""
     from llama_tui.ui import caches
@@ -157,6 +169,7 @@ class Soak:
         self.rss: list[float] = []
         self.same_state: list[tuple[int, float]] = []  # (reply, RSS) at each new conversation
         self.trace_start: Any = None
+        self.census_start: tuple[int, dict[str, tuple[int, int]]] | None = None
         self.types_start: Counter[str] = Counter()
 
     async def run(self) -> None:
@@ -193,6 +206,9 @@ class Soak:
                     self.same_state.append((n, rss_mb()))
                 if self.trace_start is None and self.args.trace is not None and n >= self.args.trace:
                     self._trace_begin(n)
+                if self.census_start is None and self.args.census is not None and n >= self.args.census:
+                    gc.collect()
+                    self.census_start = (n, _type_sizes())
             fault = self.rng.choices(names, weights)[0]
             try:
                 await self._one(n, fault)
@@ -215,10 +231,26 @@ class Soak:
                 print(f"  {n + 1} replies, {time.monotonic() - started:.0f} s, "
                       f"RSS {rss_mb():.1f} MB{last}, {_retained_styles()}", flush=True)
         await self.wait_for(self.pilot, lambda: not self.app._unsaved, timeout=15)
-        if self.trace_start is not None:  # on the same screen as at its start: a new conversation
-            await self.pilot.press("ctrl+n")
+        if self.trace_start is not None or self.census_start is not None:
+            await self.pilot.press("ctrl+n")  # the same screen as at their start
             await self.pilot.pause(0.5)
             self.trace_report()  # while the app still runs
+            self.census_report()
+
+    def census_report(self, top: int = 15) -> None:
+        """What grew since `--census N`, per type: objects and their own bytes."""
+        if self.census_start is None:
+            return
+        at, start = self.census_start
+        gc.collect()
+        end = _type_sizes()
+        growth = {name: (count - start.get(name, (0, 0))[0], size - start.get(name, (0, 0))[1])
+                  for name, (count, size) in end.items()}
+        total = sum(size for _, size in growth.values())
+        print(f"\nobjects gc lists, since reply {at}: {total / 2**20:+.2f} MB (own sizes), "
+              f"RSS {rss_mb():.1f} MB; the types that grew most:")
+        for name, (count, size) in sorted(growth.items(), key=lambda kv: -kv[1][1])[:top]:
+            print(f"  {size / 1024:+9.1f} KiB {count:+7d}  {name}")
 
     def _trace_begin(self, n: int) -> None:
         import tracemalloc
@@ -424,6 +456,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--trace", type=int, metavar="N",
                         help="trace allocations from reply N on; print what grew at the end")
+    parser.add_argument("--census", type=int, metavar="N",
+                        help="count objects per type at reply N and at the end (cheap; no tracing)")
     args = parser.parse_args()
     if args.trace is not None:
         import tracemalloc

@@ -106,6 +106,43 @@ def _type_sizes() -> dict[str, tuple[int, int]]:
     return {name: (count, size) for name, (count, size) in sizes.items()}
 
 
+def _holders_of(targets: list[Any], limit: int = 10) -> list[tuple[int, str]]:
+    """For each target, the first object up its chain of referrers that is not a strip, a
+    cache or a container, counted per type (with `--census`, which keeps gc.freeze from
+    hiding the app's long-lived objects)."""
+    from textual.cache import FIFOCache, LRUCache
+    from textual.strip import Strip
+
+    see_through = (Strip, FIFOCache, LRUCache, dict, list, tuple, set, frozenset)
+    objects = gc.get_objects()
+    parents: dict[int, list[Any]] = {}
+    for obj in objects:
+        for child in gc.get_referents(obj):
+            parents.setdefault(id(child), []).append(obj)
+    mine = {id(objects), id(targets)}
+    roots: Counter[str] = Counter()
+    for target in targets:
+        seen, frontier, found = {id(target)}, [target], ""
+        while frontier and not found and len(seen) < 500:
+            up = []
+            for obj in frontier:
+                for parent in parents.get(id(obj), ()):
+                    if id(parent) in seen or id(parent) in mine:
+                        continue
+                    seen.add(id(parent))
+                    if not isinstance(parent, see_through):
+                        found = f"{type(parent).__module__}.{type(parent).__qualname__}"
+                        node = getattr(parent, "node", None) or parent
+                        found += f" ({type(node).__qualname__} {getattr(node, 'id', '') or ''})"
+                        break
+                    up.append(parent)
+                if found:
+                    break
+            frontier = up
+        roots[found or "(none found)"] += 1
+    return [(count, name) for name, count in roots.most_common(limit)]
+
+
 def _lru_caches() -> dict[str, Any]:
     """Textual's and Rich's memo caches (what ui.caches empties), by name."""
     from llama_tui.ui import caches
@@ -208,6 +245,7 @@ class Soak:
                     self._trace_begin(n)
                 if self.census_start is None and self.args.census is not None and n >= self.args.census:
                     gc.collect()
+                    self.census_ids = {id(o) for o in gc.get_objects()}  # before: not growth
                     self.census_start = (n, _type_sizes())
             fault = self.rng.choices(names, weights)[0]
             try:
@@ -251,6 +289,15 @@ class Soak:
               f"RSS {rss_mb():.1f} MB; the types that grew most:")
         for name, (count, size) in sorted(growth.items(), key=lambda kv: -kv[1][1])[:top]:
             print(f"  {size / 1024:+9.1f} KiB {count:+7d}  {name}")
+        grown = [name for name, (count, _) in sorted(growth.items(), key=lambda kv: -kv[1][1])
+                 if count > 0][:4]
+        for kind in grown:
+            new = [o for o in gc.get_objects() if id(o) not in self.census_ids
+                   and f"{type(o).__module__}.{type(o).__qualname__}" == kind]
+            print(f"who holds the {len(new)} {kind} made since:")
+            for count, name in _holders_of(new, limit=6):
+                print(f"  {count:6d}  {name}")
+            del new
 
     def _trace_begin(self, n: int) -> None:
         import tracemalloc
@@ -459,6 +506,8 @@ def main() -> None:
     parser.add_argument("--census", type=int, metavar="N",
                         help="count objects per type at reply N and at the end (cheap; no tracing)")
     args = parser.parse_args()
+    if args.census is not None:
+        gc.freeze = lambda: None  # type: ignore[assignment]  # gc must see every object
     if args.trace is not None:
         import tracemalloc
 

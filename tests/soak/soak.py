@@ -25,9 +25,10 @@ this process: its request log is cleared after every reply.
 With `--trace N`, tracemalloc runs from the start (so what is freed later is seen going) and
 the end compares the same screen (a new conversation) at reply N and at the end: how full
 Textual's and Rich's memo caches got and what emptying them frees, then what is left by
-allocation site (12 frames) and by type, and who keeps removed replies alive. It slows the
-app ~3x and costs RSS of its own; use it to find a slope, not to measure RSS. `--census N`
-is the cheap one: objects and bytes per type at reply N and at the end, no tracing.
+allocation site (12 frames). It slows the app ~3x and costs RSS of its own; use it to find a
+slope, not to measure RSS. `--census N` is the cheap one, no tracing: objects and bytes per
+type at reply N and at the end, who holds the new ones and the removed replies still alive
+(it turns off the app's gc.freeze, which hides long-lived objects from gc).
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ def rss_mb() -> float:
         return int(handle.read().split()[1]) * PAGE / 2**20
 
 
-def _retained_styles() -> str:
+def _memo_caches() -> str:
     """How full Textual's and Rich's memo caches are (ui.caches empties them over its limit),
     and among them the `StylesCache.get_inner_outer` lru_cache(1024), which kept the render
     caches of removed widgets alive (Textualize/textual#6665; emptied on every switch)."""
@@ -91,10 +92,6 @@ def _slope(points: list[tuple[int, float]]) -> float:
     return sum((x - mx) * (y - my) for x, y in points) / var if var else 0.0
 
 
-def _type_counts() -> Counter[str]:
-    return Counter(type(obj).__qualname__ for obj in gc.get_objects())
-
-
 def _type_sizes() -> dict[str, tuple[int, int]]:
     """(objects, bytes: their own sizes, not what they refer to) per type, of what gc lists
     (not what gc.freeze hid at start-up: nothing made since)."""
@@ -108,8 +105,8 @@ def _type_sizes() -> dict[str, tuple[int, int]]:
 
 def _holders_of(targets: list[Any], limit: int = 10) -> list[tuple[int, str]]:
     """For each target, the first object up its chain of referrers that is not a strip, a
-    cache or a container, counted per type (with `--census`, which keeps gc.freeze from
-    hiding the app's long-lived objects)."""
+    cache or a container (a widget, a styles cache, a screen...), counted per type. Only
+    with `--census`, which keeps gc.freeze from hiding the app's long-lived objects."""
     from textual.cache import FIFOCache, LRUCache
     from textual.strip import Strip
 
@@ -207,7 +204,6 @@ class Soak:
         self.same_state: list[tuple[int, float]] = []  # (reply, RSS) at each new conversation
         self.trace_start: Any = None
         self.census_start: tuple[int, dict[str, tuple[int, int]]] | None = None
-        self.types_start: Counter[str] = Counter()
 
     async def run(self) -> None:
         from llama_tui.ui import app as app_module
@@ -244,9 +240,7 @@ class Soak:
                 if self.trace_start is None and self.args.trace is not None and n >= self.args.trace:
                     self._trace_begin(n)
                 if self.census_start is None and self.args.census is not None and n >= self.args.census:
-                    gc.collect()
-                    self.census_ids = {id(o) for o in gc.get_objects()}  # before: not growth
-                    self.census_start = (n, _type_sizes())
+                    self._census_begin(n)
             fault = self.rng.choices(names, weights)[0]
             try:
                 await self._one(n, fault)
@@ -267,13 +261,18 @@ class Soak:
                 last = f", at the last new conversation {self.same_state[-1][1]:.1f} MB" \
                     if self.same_state else ""
                 print(f"  {n + 1} replies, {time.monotonic() - started:.0f} s, "
-                      f"RSS {rss_mb():.1f} MB{last}, {_retained_styles()}", flush=True)
+                      f"RSS {rss_mb():.1f} MB{last}, {_memo_caches()}", flush=True)
         await self.wait_for(self.pilot, lambda: not self.app._unsaved, timeout=15)
         if self.trace_start is not None or self.census_start is not None:
             await self.pilot.press("ctrl+n")  # the same screen as at their start
             await self.pilot.pause(0.5)
             self.trace_report()  # while the app still runs
             self.census_report()
+
+    def _census_begin(self, n: int) -> None:
+        gc.collect()
+        self.census_ids = {id(o) for o in gc.get_objects()}  # first: the set is not growth
+        self.census_start = (n, _type_sizes())
 
     def census_report(self, top: int = 15) -> None:
         """What grew since `--census N`, per type: objects and their own bytes."""
@@ -298,76 +297,25 @@ class Soak:
             for count, name in _holders_of(new, limit=6):
                 print(f"  {count:6d}  {name}")
             del new
+        from llama_tui.ui.widgets.stream_markdown import StreamMarkdown
+
+        detached = [o for o in gc.get_objects() if isinstance(o, StreamMarkdown) and not o.is_attached]
+        print(f"replies removed from the screen but alive: {len(detached)}, held by:")
+        for count, name in _holders_of(detached, limit=6):
+            print(f"  {count:6d}  {name}")
 
     def _trace_begin(self, n: int) -> None:
         import tracemalloc
 
         gc.collect()
         self.trace_at = n
-        self.types_start = _type_counts()
-        self.holders_start = self._holders()
         self.lru_start = {name: f.cache_info().currsize for name, f in _lru_caches().items()}
         self.trace_start = tracemalloc.take_snapshot()
         self.traced_start = tracemalloc.get_traced_memory()[0]
 
-    def _detached_report(self) -> None:
-        """For replies removed from the screen but still alive: the chain of referrers that
-        keeps each one, up to an object gc does not list. The app freezes what is alive after
-        start-up (gc.freeze), and frozen objects are invisible to gc.get_objects() and
-        gc.get_referrers(): a chain that ends early ends at one of them."""
-        from llama_tui.ui.widgets.stream_markdown import StreamMarkdown
-
-        detached = [o for o in gc.get_objects()
-                    if isinstance(o, StreamMarkdown) and not o.is_attached]
-        print(f"replies removed from the screen but alive: {len(detached)}")
-        sample = detached[:4]
-        mine = {id(detached), id(sample)}
-        for reply in sample:
-            chain: list[str] = []
-            obj = reply
-            for _ in range(25):
-                referrers = [r for r in gc.get_referrers(obj)
-                             if id(r) not in mine and not isinstance(r, type(sys._getframe()))]
-                mine.add(id(referrers))
-                if not referrers:
-                    break
-                prev, obj = obj, referrers[0]
-                name = type(obj).__qualname__
-                if isinstance(obj, dict):
-                    keys = [k for k, v in obj.items() if v is prev]
-                    name += f"[{keys[0]!r}]" if keys else ""
-                chain.append(name)
-            print("  " + " <- ".join(chain))
-        del detached, sample
-
-    def _holders(self) -> str:
-        """Who holds rendered lines (Textual strips, ~2 KB each with their caches): widgets
-        in the app, widgets removed from it (their styles caches kept alive by Textual), the
-        replies' own strips, and the fake server's request log."""
-        from textual._styles_cache import StylesCache
-        from textual.strip import Strip
-        from textual.widget import Widget
-
-        from llama_tui.ui.widgets.stream_markdown import StreamMarkdown
-
-        live = [w for screen in self.app.screen_stack for w in screen.walk_children(Widget)]
-        live_caches = {id(w._styles_cache) for w in live}
-        caches = [o for o in gc.get_objects() if isinstance(o, StylesCache)]
-        kept = [c for c in caches if id(c) not in live_caches]
-        replies = [o for o in gc.get_objects() if isinstance(o, StreamMarkdown)]
-        frozen = sum(len(b.strips or ()) for r in replies for b in r._frozen.blocks)
-        strips = sum(1 for o in gc.get_objects() if isinstance(o, Strip))
-        kept_lines = sum(len(c._cache) for c in kept)
-        live_lines = sum(len(c._cache) for c in caches) - kept_lines
-        return (f"strips {strips}; widgets {len(live)} with {live_lines} cached lines; "
-                f"removed widgets' caches {len(kept)} with {kept_lines} lines; replies {len(replies)} "
-                f"({sum(r.is_attached for r in replies)} shown) with {frozen} strips; "
-                f"server requests kept {len(self.server.requests)}")
-
     def trace_report(self, top: int = 12) -> None:
         """What grew since `--trace N`: first the bounded lru caches of Textual and Rich
-        (their fill and what emptying them frees), then what is left, by allocation site
-        (tracemalloc), by type (gc) and by who holds it."""
+        (their fill and what emptying them frees), then what is left, by allocation site."""
         import tracemalloc
 
         if self.trace_start is None:
@@ -398,14 +346,6 @@ class Soak:
             print(f"  {stat.size_diff / 1024:+9.1f} KiB {stat.count_diff:+7d} blocks")
             for line in frames[:3] + ours:
                 print(f"      {line.strip()}")
-        self._detached_report()
-        print(f"at reply {self.trace_at}: {self.holders_start}")
-        print(f"at the end:     {self._holders()}")
-        types = _type_counts()
-        types.subtract(self.types_start)
-        print("objects per type, growth:")
-        for name, diff in types.most_common(top):
-            print(f"  {diff:+8d} {name}")
 
     async def _one(self, n: int, fault: str) -> None:
         from tests.ui.conftest import main, type_and_send

@@ -230,4 +230,3 @@ async def test_broken_theme_file_is_reported_and_not_fatal(app_factory):
         messages = " ".join(str(n.message) for n in app._notifications)
         assert "broken.toml" in messages and "typo.toml" in messages and "primary" in messages
         assert {"llama-dark", "llama-light", "llama-16"} <= set(app.available_themes)
-

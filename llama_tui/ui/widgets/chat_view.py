@@ -6,7 +6,6 @@ Long conversations mount only their newest messages; earlier ones are mounted on
 
 from __future__ import annotations
 
-from textual._styles_cache import StylesCache
 from textual.content import Content
 from textual.widget import Widget
 from textual.widgets import Button, Static
@@ -77,18 +76,14 @@ class ChatView(LayoutOnce, MarkdownScroll):
 
     def _drop_render_caches(self) -> None:
         """Empty the render caches of the widgets about to go. Textual keeps the caches of
-        the last 1,024 removed widgets alive (an `lru_cache` on a method of the cache:
-        Textualize/textual#6665), each with the rendered lines of its widget: switching
-        conversations grew memory by ~8 MB per 50 replies in the soak test. That cache
-        (an `lru_cache` of two background styles, cheap to compute again) also holds the
-        other widgets removed since (notifications, dialogs...): it is emptied too, so it
-        does not fill up to its 1,024 widgets (a soak measured ~1.6 MB by reply 200). So are
-        Textual's and Rich's other memo caches once they are big (see `caches`)."""
+        the last 1,024 removed widgets alive (Textualize/textual#6665), each with the
+        rendered lines of its widget: switching conversations grew memory by ~8 MB per 50
+        replies in the soak test. The lru_cache that keeps them (holding the other widgets
+        removed since too: notifications, dialogs...) is emptied, and Textual's and Rich's
+        other memo caches once they are big (see `caches`)."""
         for widget in self.walk_children(Widget, with_self=False):
             widget._styles_cache.clear()
-        clear = getattr(StylesCache.get_inner_outer, "cache_clear", None)
-        if clear is not None:  # Textual 8.2; a later one may have fixed the cache
-            clear()
+        caches.forget_removed_widgets()
         caches.trim()
 
     async def _mount_older(self, generation: int, older: list[Widget], first: Widget) -> None:

@@ -15,6 +15,7 @@ import sys
 from collections.abc import Sequence
 
 from llama_tui import __version__, paths
+from llama_tui.sanitize import SafeFormatter, SafeStream
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
     what.add_argument("--stop", action="append", metavar="S", help="stop sequence (repeatable)")
     what.add_argument("--seed", type=int, metavar="N")
     what.add_argument("--no-stream", action="store_true", help="ask for one complete response")
+    what.add_argument("--raw", action="store_true",
+                      help="print the reply's bytes as the server sent them (by default escape "
+                      "sequences and control characters are made harmless, in a pipe too)")
     what.add_argument("--template", metavar="NAME", help="fill a prompt template")
     what.add_argument("--var", action="append", default=[], metavar="KEY=VALUE",
                       help="a template variable (repeatable)")
@@ -110,7 +114,7 @@ def setup_logging() -> None:
         handler = logging.FileHandler(log_path, encoding="utf-8")
     except OSError:
         return
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(SafeFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger("llama_tui")
     root.addHandler(handler)
     root.setLevel(logging.INFO)
@@ -130,9 +134,20 @@ def _silence_stdout() -> None:
         pass
 
 
+def guard_output(args: argparse.Namespace) -> None:
+    """Everything the CLI prints passes `sanitize` (DESIGN §7), but the reply of `ask --raw`."""
+    if not isinstance(sys.stderr, SafeStream) and sys.stderr is not None:
+        sys.stderr = SafeStream(sys.stderr)  # type: ignore[assignment]
+    raw = args.command == "ask" and getattr(args, "raw", False)
+    if not raw and args.command is not None and not isinstance(sys.stdout, SafeStream) \
+            and sys.stdout is not None:
+        sys.stdout = SafeStream(sys.stdout)  # type: ignore[assignment]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging()
+    guard_output(args)
     try:
         if args.command == "ask":
             from llama_tui.commands.ask import run_ask

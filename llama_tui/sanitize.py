@@ -13,7 +13,10 @@ It is stateless per character, so it is safe on any split of a stream.
 
 from __future__ import annotations
 
+import logging
 import re
+from collections.abc import Iterable
+from typing import Any, TextIO
 
 _BIDI = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u061c"
 _TABLE: dict[int, str | None] = {c: chr(0x2400 + c) for c in range(0x20) if c not in (9, 10)}
@@ -30,3 +33,31 @@ def sanitize(text: str) -> str:
     if not _NEEDS.search(text):
         return text  # the common case costs one regex scan
     return _SURROGATE.sub("\ufffd", text.translate(_TABLE))
+
+
+class SafeStream:
+    """A text stream whose every write is sanitised: what the CLI prints to a terminal or a
+    pipe (stderr always, stdout unless `ask --raw`), so no message built from outside text
+    (an error body, a file name, a title) can carry an escape sequence to the user's terminal."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        self._stream.write(sanitize(text))
+        return len(text)
+
+    def writelines(self, lines: Iterable[str]) -> None:
+        for line in lines:
+            self.write(line)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+class SafeFormatter(logging.Formatter):
+    """Log lines with outside text in them (errors, file names) are sanitised too: the log is
+    read with `cat` and `tail -f` on a terminal."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return sanitize(super().format(record))

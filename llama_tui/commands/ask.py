@@ -1,34 +1,33 @@
-"""`llama-tui ask`: one reply, streamed to stdout as it arrives (DESIGN §5)."""
+"""`llama-tui ask`: one reply, streamed to stdout as it arrives (DESIGN §5).
+
+The reply runs in the core's reply engine, as in the app: with `--save` (or `-c`) its text is
+checkpointed while it streams and saved, marked, however the process ends: SIGINT (cancelled),
+SIGTERM and SIGHUP (interrupted), a closed stdout.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
+import signal
 import sys
 from dataclasses import replace
 from typing import TextIO
 
 from llama_tui import paths
-from llama_tui.cli import EXIT_FAILED, EXIT_FILTERED, EXIT_INTERRUPTED, EXIT_OK, UsageError, err
-from llama_tui.client import (
-    ApiError,
-    Client,
-    ContentFilterError,
-    Finished,
-    GenerationRequest,
-    ResponseStarted,
-    TextDelta,
-)
+from llama_tui.cli import EXIT_FAILED, EXIT_FILTERED, EXIT_OK, UsageError, err
+from llama_tui.client import ApiError, Client, GenerationRequest
 from llama_tui.config import Config, hide_keys_in_logs, insecure_warning, load_config, resolve_key
-from llama_tui.model import AUTH_SCHEMES, Conversation, Endpoint, GenerationParams, Mode, Stats, Usage
+from llama_tui.engine import CANCELLED, INTERRUPTED, EngineEvent, Reply, ReplyEngine, TextGrew
+from llama_tui.model import AUTH_SCHEMES, Conversation, Endpoint, GenerationParams, Mode
 from llama_tui.prompts import (
     PromptFormatError,
     TemplateError,
     load_templates,
 )
-from llama_tui.sanitize import sanitize
-from llama_tui.session import add_prompt, build_request, finish_reply, start_conversation
+from llama_tui.session import add_prompt, begin_reply, build_request, start_conversation
 from llama_tui.storage.codec import CodecError
 from llama_tui.storage.store import ConversationStore, StoreError
 
@@ -51,19 +50,17 @@ def run_ask(args: argparse.Namespace) -> int:
     out = sys.stdout
     if hasattr(out, "reconfigure"):
         out.reconfigure(errors="replace")
-    printer = _Printer(out, sanitize_output=out.isatty())
+    printer = _Printer(out)
     if store is not None:
         store.save(conversation)
-    try:
-        code, reply = asyncio.run(_stream(endpoint, request, printer))
-    except KeyboardInterrupt:
-        printer.end()
-        err("interrupted: the partial reply above is incomplete")
-        code, reply = EXIT_INTERRUPTED, _Outcome("cancelled", printer.text)
+    engine = ReplyEngine(store)
+    code = asyncio.run(_stream(engine, endpoint, request, conversation, printer, raw=args.raw))
+    if printer.closed:
+        _quiet_stdout()
     if store is not None:
-        finish_reply(conversation, reply.text, reply.finish_reason, stats=reply.stats,
-                     usage=reply.usage, error=reply.error)
-        store.save(conversation)
+        if engine.unsaved:
+            err(f"could not save conversation {conversation.id} (see the log)")
+            return code or EXIT_FAILED
         err(f"saved to conversation {conversation.id}")
     return code
 
@@ -220,84 +217,128 @@ def request_for(
 # -- streaming ------------------------------------------------------------------------------
 
 class _Printer:
-    def __init__(self, out: TextIO, *, sanitize_output: bool) -> None:
-        self.out = out
-        self.sanitize_output = sanitize_output
-        self.parts: list[str] = []
-        self.ended = False
+    """Prints the reply (already sanitised by the engine) as it grows; says how it ended."""
 
-    def write(self, text: str) -> None:
-        self.parts.append(text)
-        self.out.write(sanitize(text) if self.sanitize_output else text)
-        self.out.flush()
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self.printed = 0
+        self.ended = False
+        #: stdout went away (`ask ... | head`): the reply is stopped and kept.
+        self.closed = False
+
+    def on_event(self, event: EngineEvent) -> None:
+        if isinstance(event, TextGrew) and not self.closed:
+            parts = event.reply.parts
+            text = "".join(parts[self.printed:])
+            self.printed = len(parts)
+            try:
+                self.out.write(text)
+                self.out.flush()
+            except (BrokenPipeError, OSError):
+                self.closed = True
+                raise _StdoutClosed from None
 
     def end(self) -> None:
-        if not self.ended:
+        if not self.ended and not self.closed:
             self.ended = True
-            self.out.write("\n")
-            self.out.flush()
-
-    @property
-    def text(self) -> str:
-        return "".join(self.parts)
+            with contextlib.suppress(OSError):
+                self.out.write("\n")
+                self.out.flush()
 
 
-class _Outcome:
-    def __init__(self, finish_reason: str, text: str, *, stats: Stats | None = None,
-                 usage: Usage | None = None, error: str | None = None) -> None:
-        self.finish_reason, self.text, self.stats = finish_reason, text, stats
-        self.usage, self.error = usage, error
+class _StdoutClosed(Exception):
+    pass
+
+
+#: The exit code of a reply stopped by a signal (the shell's 128 + signal number).
+_SIGNALS = {signal.SIGINT: CANCELLED, signal.SIGTERM: INTERRUPTED, signal.SIGHUP: INTERRUPTED}
 
 
 async def _stream(
-    endpoint: Endpoint, request: GenerationRequest, printer: _Printer
-) -> tuple[int, _Outcome]:
-    request_id = None
+    engine: ReplyEngine, endpoint: Endpoint, request: GenerationRequest,
+    conversation: Conversation, printer: _Printer, *, raw: bool = False,
+) -> int:
+    loop = asyncio.get_running_loop()
+    caught: list[int] = []
+
+    def on_signal(sig: int) -> None:
+        caught.append(sig)
+        engine.stop_all(_SIGNALS[signal.Signals(sig)])
+
+    for sig in _SIGNALS:
+        loop.add_signal_handler(sig, on_signal, sig)
+
+    def listen(event: EngineEvent) -> None:
+        try:
+            printer.on_event(event)
+        except _StdoutClosed:
+            engine.stop_all(INTERRUPTED)
+
+    engine.subscribe(listen)
     try:
         async with Client(endpoint) as client:
-            async for event in client.stream(request):
-                if isinstance(event, TextDelta):
-                    printer.write(event.text)
-                elif isinstance(event, ResponseStarted):
-                    request_id = event.request_id
-                elif isinstance(event, Finished):
-                    printer.end()
-                    return _finished(event, printer)
-    except ContentFilterError as exc:
-        if printer.parts:
-            printer.end()
-        _report(exc, "the prompt was blocked by the content filter")
-        return EXIT_FILTERED, _Outcome("content_filter", printer.text, error=str(exc))
-    except ApiError as exc:
-        if printer.parts:
-            printer.end()
-            _report(exc, "the reply above is incomplete")
-        else:
-            _report(exc, None)
-        stats = Stats(request_id=exc.request_id or request_id)
-        return EXIT_FAILED, _Outcome("error", printer.text, stats=stats, error=str(exc))
-    raise AssertionError("stream ended without Finished")  # pragma: no cover
+            reply = engine.start(conversation, begin_reply(conversation), client, request,
+                                 clean=not raw)
+            await engine.wait(reply)
+    finally:
+        for sig in _SIGNALS:
+            loop.remove_signal_handler(sig)
+    if printer.closed:
+        return EXIT_FAILED
+    if printer.printed:
+        printer.end()
+    if caught:
+        _say("interrupted: the partial reply above is incomplete" if reply.parts
+             else "interrupted before the reply began")
+        return 128 + caught[0]
+    return _outcome(reply, printer)
 
 
-def _finished(event: Finished, printer: _Printer) -> tuple[int, _Outcome]:
-    outcome = _Outcome(event.finish_reason, printer.text, stats=event.stats, usage=event.usage)
-    if event.finish_reason == "content_filter":
-        what = event.content_filter.summary() if event.content_filter else "no category given"
-        err(f"the reply was stopped by the content filter: {what}")
-        if event.stats.request_id:
-            err(f"request id: {event.stats.request_id}")
-        return EXIT_FILTERED, outcome
-    if event.finish_reason == "length":
-        err("note: the reply stopped at the max_tokens limit (finish_reason: length); "
-            "raise --max-tokens for more")
-    return EXIT_OK, outcome
+def _outcome(reply: Reply, printer: _Printer) -> int:
+    """Report how the reply ended on stderr; the exit code."""
+    if reply.error is not None:
+        filtered = reply.error.kind == "content_filter"
+        context: str | None = "the reply above is incomplete" if reply.parts else None
+        if filtered:
+            context = "the prompt was blocked by the content filter"
+        _report(reply.error, context)
+        return EXIT_FILTERED if filtered else EXIT_FAILED
+    if reply.crash is not None:
+        raise reply.crash
+    if not printer.printed:
+        printer.end()
+    if reply.outcome == "content_filter":
+        what = reply.content_filter.summary() if reply.content_filter else "no category given"
+        _say(f"the reply was stopped by the content filter: {what}")
+        stats = reply.message.stats
+        if stats is not None and stats.request_id:
+            _say(f"request id: {stats.request_id}")
+        return EXIT_FILTERED
+    if reply.outcome == "length":
+        _say("note: the reply stopped at the max_tokens limit (finish_reason: length); "
+             "raise --max-tokens for more")
+    return EXIT_OK
+
+
+def _say(message: str) -> None:
+    """stderr, which may be gone (SIGHUP: the terminal closed): never fails."""
+    with contextlib.suppress(OSError):
+        err(message)
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's last flush does not fail again."""
+    from llama_tui.cli import _silence_stdout
+
+    _silence_stdout()
 
 
 def _report(exc: ApiError, context: str | None) -> None:
     lines = exc.details()
-    err(f"error: {lines[0]}")
-    for line in lines[1:]:
-        print(f"  {line}", file=sys.stderr)
-    if context:
-        print(f"  ({context})", file=sys.stderr)
-    sys.stderr.flush()
+    with contextlib.suppress(OSError):
+        err(f"error: {lines[0]}")
+        for line in lines[1:]:
+            print(f"  {line}", file=sys.stderr)
+        if context:
+            print(f"  ({context})", file=sys.stderr)
+        sys.stderr.flush()

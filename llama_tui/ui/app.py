@@ -1,11 +1,16 @@
-"""The app: holds the core services (config, store, clients) and the screens. Kept small:
-screens and widgets own their behaviour, the core owns the logic.
+"""The app: holds the core services (config, store, clients, the reply engine) and the
+screens. Kept small: screens and widgets own their behaviour, the core owns the logic.
+
+Every way out saves: ctrl+q waits for the engine to stop and save what streams; SIGTERM and
+SIGHUP (a closed terminal, a dropped SSH link) write everything at once, then quit.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import signal
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -22,20 +27,22 @@ from llama_tui.config import (
     resolve_key,
     save_config,
 )
+from llama_tui.engine import EngineEvent, Reply, ReplyEngine, Saved, SaveFailed
 from llama_tui.inspect import RequestRecord
 from llama_tui.model import Conversation, Endpoint, Message
-from llama_tui.storage.codec import CodecError
 from llama_tui.storage.store import ConversationStore
+from llama_tui.ui import terminal_guard
+from llama_tui.ui.messages import EngineMessage
 
 if TYPE_CHECKING:
-    from llama_tui.ui.replies import ReplyJob
+    from llama_tui.ui.screens.main import MainScreen
 
 log = logging.getLogger(__name__)
 
 #: Replies of this session whose request the inspector (F5) can still show.
 INSPECTOR_KEEP = 200
-#: How long after a failed save (disk full, read-only folder) the app tries again by itself.
-SAVE_RETRY_SECONDS = 5.0
+#: Signals that end the app after everything in flight was written.
+QUIT_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 
 
 class LlamaApp(App[int]):
@@ -56,6 +63,7 @@ class LlamaApp(App[int]):
         probe_servers: tuple[tuple[str, str], ...] | None = None,
     ) -> None:
         super().__init__()
+        terminal_guard.install()
         self.config = config
         self.store = store
         self.clients = ClientPool()
@@ -64,11 +72,11 @@ class LlamaApp(App[int]):
         #: Local servers to look for on first run (None: the usual ones, (): none).
         self.probe_servers = probe_servers
         self.reported_problems: set[str] = set()
-        self._save_locks: dict[str, asyncio.Lock] = {}
         self._resolved: dict[str, Endpoint] = {}
-        #: Conversations whose last save failed, by the id they had then; retried on a timer.
-        self._unsaved: dict[str, Conversation] = {}
-        self._retry_pending = False
+        self.engine = ReplyEngine(store)
+        self.engine.subscribe(self._engine_event)
+        self._signals: list[int] = []
+        self._main: MainScreen | None = None
         self._requests: dict[str, RequestRecord] = {}
         self._requests_by_message: dict[int, tuple[Message, RequestRecord]] = {}
 
@@ -78,7 +86,9 @@ class LlamaApp(App[int]):
         self._load_themes()
         if self.config.keymap:
             self.set_keymap(self.config.keymap)
-        self.push_screen(MainScreen())
+        self._main = MainScreen()
+        self.push_screen(self._main)
+        self._catch_signals()
         if self.config_error:
             self.notify(self.config_error, title="Config problem: using defaults", severity="error",
                         timeout=30, markup=False)
@@ -112,13 +122,37 @@ class LlamaApp(App[int]):
 
         await first_run(self)
 
-    async def on_unmount(self) -> None:
-        await self.clients.aclose()
-        for conv in list(self._unsaved.values()):  # a last try; the user was told already
+    async def action_quit(self) -> None:
+        """ctrl+q: what streams is stopped, kept and marked interrupted, then saved."""
+        await self.engine.shutdown()
+        self.exit()
+
+    def _catch_signals(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in QUIT_SIGNALS:
             try:
-                await asyncio.to_thread(self.store.save, conv)
-            except (OSError, CodecError) as exc:
-                log.error("quitting with conversation %s unsaved: %s", conv.id, exc)
+                loop.add_signal_handler(sig, self._quit_on_signal, sig)
+            except (NotImplementedError, RuntimeError, ValueError):  # not the main thread
+                continue
+            self._signals.append(sig)
+
+    def _quit_on_signal(self, sig: int) -> None:
+        """SIGTERM, SIGHUP: write everything now (the loop may not get another turn, the
+        terminal may be gone), then quit as ctrl+q does."""
+        written = self.engine.save_all_now()
+        log.warning("quitting on %s (%d conversations written)", signal.Signals(sig).name, written)
+        self.engine.stop_all()
+        self.exit(return_code=128 + sig)
+
+    async def on_unmount(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in self._signals:
+            with contextlib.suppress(Exception):
+                loop.remove_signal_handler(sig)
+        await self.engine.shutdown()
+        await self.clients.aclose()
+        for conv in self.engine.unsaved:  # the user was told already
+            log.error("quitting with conversation %s unsaved", conv.id)
 
     def _warn_insecure(self, config: Config, before: Config | None = None) -> None:
         for endpoint in config.endpoints.values():
@@ -130,7 +164,7 @@ class LlamaApp(App[int]):
 
     # -- services for the screens --------------------------------------------------------------
 
-    def remember_request(self, job: ReplyJob) -> None:
+    def remember_request(self, job: Reply) -> None:
         """Keep what a finished reply sent and received, for the request inspector."""
         assert job.record is not None
         status, headers = None, {}
@@ -170,48 +204,28 @@ class LlamaApp(App[int]):
         return self._resolved[endpoint.name]
 
     async def save(self, conv: Conversation) -> None:
-        """Save in a thread (fsync must not stall the screen), one save at a time per file.
-        A failed save (disk full, read-only folder) is reported once; the conversation stays
-        dirty and is saved again by the next save of it and by a timer, until it succeeds."""
-        lock = self._save_locks.setdefault(conv.id, asyncio.Lock())
-        async with lock:
-            old_id = conv.id
-            # The write runs to its end even when the caller is cancelled (quit, escape):
-            # the lock is held until then, so no second save of this file starts beside it.
-            writing = asyncio.ensure_future(asyncio.to_thread(self.store.save, conv))
-            try:
-                try:
-                    result = await asyncio.shield(writing)
-                except asyncio.CancelledError:
-                    await asyncio.wait([writing])
-                    if writing.exception() is not None:  # a failed last save: stays unsaved
-                        self._unsaved[old_id] = conv
-                    raise
-            except (OSError, CodecError) as exc:
-                transient = isinstance(exc, OSError)
-                if old_id not in self._unsaved:
-                    reason = (exc.strerror or str(exc)) if isinstance(exc, OSError) else str(exc)
-                    retry = "saving is retried" if transient else "it cannot be saved as it is"
-                    self.notify(f"Could not save {conv.title!r}: {reason}. "
-                                f"It stays on screen; {retry}.", severity="error",
-                                timeout=15, markup=False)
-                    log.warning("could not save %s: %s", conv.id, exc)
-                self._unsaved[old_id] = conv
-                if transient and not self._retry_pending:
-                    self._retry_pending = True
-                    self.set_timer(SAVE_RETRY_SECONDS, self._retry_saves, name="save-retry")
-                return
-            if self._unsaved.pop(old_id, None) is not None:
-                self.notify(f"Saved {conv.title!r} after all.", markup=False)
-            if result.conflict_with:
-                self.notify(f"{result.conflict_with}.toml was changed by another program; "
-                            f"your version was saved as a copy ({conv.id}).", severity="warning",
-                            timeout=15, markup=False)
+        """Save through the reply engine: one writer per conversation, in a thread. A failed
+        save (disk full, read-only folder) is reported once and retried until it succeeds."""
+        await self.engine.save(conv)
 
-    async def _retry_saves(self) -> None:
-        self._retry_pending = False
-        for conv in list(self._unsaved.values()):
-            await self.save(conv)
+    def _engine_event(self, event: EngineEvent) -> None:
+        """The engine's events: saving is told here, the rest goes to the main screen."""
+        if isinstance(event, SaveFailed) and event.first:
+            exc = event.error
+            reason = (exc.strerror or str(exc)) if isinstance(exc, OSError) else str(exc)
+            retry = "saving is retried" if event.transient else "it cannot be saved as it is"
+            self.notify(f"Could not save {event.conversation.title!r}: {reason}. "
+                        f"It stays on screen; {retry}.", severity="error", timeout=15,
+                        markup=False)
+        elif isinstance(event, Saved):
+            if event.recovered:
+                self.notify(f"Saved {event.conversation.title!r} after all.", markup=False)
+            if event.conflict_with:
+                self.notify(f"{event.conflict_with}.toml was changed by another program; "
+                            f"your version was saved as a copy ({event.conversation.id}).",
+                            severity="warning", timeout=15, markup=False)
+        if self._main is not None:
+            self._main.post_message(EngineMessage(event))
 
     def update_config(self, config: Config) -> None:
         """Adopt and write new settings (from the settings screen or first run)."""

@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from llama_tui.sanitize import sanitize
 from tests.fakeserver import (
     FakeServer,
     azure_content_filter_400,
@@ -386,13 +387,26 @@ def test_connection_refused(home: Path) -> None:
 HOSTILE = ["Copy ", "this\x1b]52;c;cm0gLXJmIH4K\x07", " and \x1b[31mred\x1b[0m", " ok"]
 
 
-def test_escape_sequences_pass_through_a_pipe_unchanged(
+def test_escape_sequences_are_neutralised_in_a_pipe_too(
     home: Path, fake_server: FakeServer, url: str
 ) -> None:
+    """`ask | tee` or `| cat` hands the bytes to the next terminal: clean by default."""
     fake_server.enqueue(chat_stream(HOSTILE))
     run = ask(home, url, "Hi")
     assert run.code == 0
+    assert b"\x1b" not in run.stdout and b"\x07" not in run.stdout
+    assert run.stdout == (sanitize("".join(HOSTILE)) + "\n").encode()
+
+
+def test_raw_keeps_the_bytes_in_a_pipe_and_still_stores_them_clean(
+    home: Path, fake_server: FakeServer, url: str
+) -> None:
+    fake_server.enqueue(chat_stream(HOSTILE))
+    run = ask(home, url, "--raw", "--save", "Hi")
+    assert run.code == 0
     assert run.stdout == ("".join(HOSTILE) + "\n").encode()
+    [saved] = (home / "data" / "conversations").glob("*.toml")
+    assert "\x1b" not in saved.read_text("utf-8")
 
 
 def test_escape_sequences_are_neutralised_on_a_terminal(

@@ -83,9 +83,16 @@ class PtyApp:
         master, slave = pty.openpty()
         cols, rows = self.size
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+
+        def controlling_terminal() -> None:
+            # A session of its own with the pty as its terminal, as a shell in a terminal
+            # emulator has: closing the terminal then sends SIGHUP, as it does for real.
+            os.setsid()
+            fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "llama_tui", *self.args], stdin=slave, stdout=slave,
-            stderr=slave, env=self.env, cwd=ROOT, start_new_session=True,
+            stderr=slave, env=self.env, cwd=ROOT, preexec_fn=controlling_terminal,
         )
         os.close(slave)
         self.master = master

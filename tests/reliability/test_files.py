@@ -17,16 +17,16 @@ from pathlib import Path
 
 import pytest
 
+from llama_tui import engine as engine_module
 from llama_tui import paths
 from llama_tui.model import Conversation, Message, Role
 from llama_tui.storage import codec
 from llama_tui.storage.store import ConversationStore
-from llama_tui.ui import app as app_module
 from llama_tui.ui.app import make_app
 from llama_tui.ui.widgets.message_view import AssistantMessage
 from tests.fakeserver import FakeServer, chat_stream
 from tests.reliability.harness import ROOT, child_env, write_config
-from tests.ui.conftest import SIZE, main, type_and_send, wait_for, wait_replies
+from tests.ui.conftest import SIZE, main, parts_streamed, type_and_send, wait_for, wait_replies
 
 GOOD = Conversation(id="01GOODGOODGOODGOODGOODGOOD", title="A good one",
                     messages=[Message(Role.USER, "hello"), Message(Role.ASSISTANT, "hi there " * 50,
@@ -233,7 +233,7 @@ async def test_disk_full_or_read_only_keeps_the_reply_tells_the_user_and_retries
     isolated_home: Path, fake_server: FakeServer, disk: LimitedDisk,
     monkeypatch: pytest.MonkeyPatch, how: str,
 ) -> None:
-    monkeypatch.setattr(app_module, "SAVE_RETRY_SECONDS", 0.3)
+    monkeypatch.setattr(engine_module, "SAVE_RETRY_SECONDS", 0.3)
     pieces = [f"p{i} " for i in range(60)]
     fake_server.enqueue(chat_stream(pieces, delay=0.04))
     write_config(isolated_home, fake_server)
@@ -241,7 +241,7 @@ async def test_disk_full_or_read_only_keeps_the_reply_tells_the_user_and_retries
     async with app.run_test(size=SIZE) as pilot:
         await type_and_send(pilot, "write this down")
         screen = main(app)
-        await wait_for(pilot, lambda: screen.jobs and len(next(iter(screen.jobs.values()))[0].parts) > 5)
+        await wait_for(pilot, lambda: parts_streamed(screen.app) > 5)
         disk.break_it(how)
         await wait_replies(pilot)
         await pilot.pause(0.8)  # a few retries fail too

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from llama_tui.sanitize import sanitize
 from tests.fakeserver import FakeServer, chat_stream, error_response, sse_events
 from tests.reliability.harness import ROOT, PtyApp, child_env, write_config
 
@@ -98,15 +99,18 @@ def test_ask_on_a_terminal_cannot_be_driven_by_the_reply_or_the_error(
     assert "END-OF-REPLY" in text and "boom ␛]52;c;" in text
 
 
-def test_ask_into_a_pipe_passes_the_reply_through_unchanged(isolated_home: Path,
-                                                           server: FakeServer) -> None:
-    """Not a terminal: scripts get the model's bytes as they are (the user asked for them)."""
+@pytest.mark.parametrize("raw", [False, True])
+def test_ask_into_a_pipe_is_clean_unless_raw_is_asked_for(isolated_home: Path,
+                                                          server: FakeServer, raw: bool) -> None:
+    """Not a terminal, but `ask | tee` or `| cat` hands the bytes to the next terminal: clean
+    by default; `--raw` gives scripts the model's bytes as they are."""
     server.enqueue(chat_stream(ATTACK))
     done = subprocess.run([sys.executable, "-m", "llama_tui", "ask", "--base-url",
-                           server.base_url + "/v1", "Hi"], capture_output=True, cwd=ROOT,
-                          env=child_env(isolated_home), timeout=30)
+                           server.base_url + "/v1", *(["--raw"] if raw else []), "Hi"],
+                          capture_output=True, cwd=ROOT, env=child_env(isolated_home), timeout=30)
     assert done.returncode == 0
-    assert done.stdout.decode("utf-8") == "".join(ATTACK) + "\n"
+    expected = "".join(ATTACK) if raw else sanitize("".join(ATTACK))
+    assert done.stdout.decode("utf-8") == expected + "\n"
 
 
 SEEDED = '''schema_version = 1

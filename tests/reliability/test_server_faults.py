@@ -80,19 +80,19 @@ async def test_while_a_reply_is_stalled_the_app_answers(isolated_home: Path,
         other_id = screen.current.id
         await pilot.press("ctrl+n")
         await type_and_send(pilot, "This one stalls")
-        await wait_for(pilot, lambda: screen.jobs and
-                       len(next(iter(screen.jobs.values()))[0].parts) == len(PIECES))
+        engine = app.engine
+        await wait_for(pilot, lambda: engine.replies and len(engine.replies[0].parts) == len(PIECES))
         stalled_id = screen.current.id
         await screen.open_id(other_id)
         await pilot.pause()
         shown = [v.message.content for v in screen.query_one(ChatView).query(UserMessage)]
         assert shown == ["Other conversation"]
         await type_and_send(pilot, "and again")
-        await wait_for(pilot, lambda: other_id not in screen.jobs and len(screen.jobs) == 1
+        await wait_for(pilot, lambda: engine.reply_for(other_id) is None and len(engine.replies) == 1
                        and "still here" in [m.content for m in screen.current.messages])
         await screen.open_id(stalled_id)
         await pilot.pause()
-        assert stalled_id in screen.jobs  # still waiting for the server
+        assert engine.reply_for(stalled_id) is not None  # still waiting for the server
         await pilot.press("escape")
         await wait_replies(pilot)
         view = screen.query(AssistantMessage).last()

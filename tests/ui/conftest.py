@@ -60,9 +60,15 @@ async def wait_for(pilot: Any, condition: Any, timeout: float = 5.0) -> None:
 
 async def wait_replies(pilot: Any) -> None:
     app = pilot.app
-    await wait_for(pilot, lambda: not main(app).jobs, timeout=10)
+    await wait_for(pilot, lambda: not app.engine.replies, timeout=10)
     await wait_for(pilot, lambda: not app.screen.query(".-streaming"), timeout=2)  # restyled
     await pilot.pause()
+
+
+def parts_streamed(app: LlamaApp) -> int:
+    """How many pieces the first reply in flight has received (0: none in flight)."""
+    replies = app.engine.replies
+    return len(replies[0].parts) if replies else 0
 
 
 def main(app: LlamaApp) -> MainScreen:

@@ -18,6 +18,7 @@ from tests.ui.conftest import (
     load_toml,
     main,
     only_conversation,
+    parts_streamed,
     type_and_send,
     wait_for,
     wait_replies,
@@ -77,7 +78,7 @@ async def test_escape_stops_and_keeps_partial_reply(app_factory, fake_server):
     async with app.run_test(size=SIZE) as pilot:
         await type_and_send(pilot, "Count slowly")
         screen = main(app)
-        await wait_for(pilot, lambda: screen.jobs and len(next(iter(screen.jobs.values()))[0].parts) >= 3)
+        await wait_for(pilot, lambda: parts_streamed(screen.app) >= 3)
         await pilot.press("escape")
         await wait_replies(pilot)
         view = reply_views(app)[0]
@@ -100,11 +101,11 @@ async def test_switching_mid_stream_keeps_reply_in_its_conversation(app_factory,
         await pilot.press("ctrl+n")
         await type_and_send(pilot, "Conversation B")
         screen = main(app)
-        await wait_for(pilot, lambda: screen.jobs and len(next(iter(screen.jobs.values()))[0].parts) >= 2)
+        await wait_for(pilot, lambda: parts_streamed(screen.app) >= 2)
         # open A while B streams
         sidebar = screen.query_one(ConversationList)
         a_id = next(s.id for s in sidebar.summaries if s.title == "Conversation A")
-        assert screen.jobs and a_id not in screen.jobs
+        assert screen.app.engine.replies and screen.app.engine.reply_for(a_id) is None
         await screen.open_id(a_id)
         await pilot.pause(0.3)
         shown = [v.message.content for v in screen.query_one(ChatView).query(UserMessage)]
@@ -125,7 +126,7 @@ async def test_switching_back_shows_live_reply_without_duplicates(app_factory, f
     async with app.run_test(size=SIZE) as pilot:
         await type_and_send(pilot, "Streaming one")
         screen = main(app)
-        await wait_for(pilot, lambda: screen.jobs and len(next(iter(screen.jobs.values()))[0].parts) >= 5)
+        await wait_for(pilot, lambda: parts_streamed(screen.app) >= 5)
         conv = screen.current
         await pilot.press("ctrl+n")
         await pilot.pause(0.1)
@@ -259,7 +260,7 @@ async def test_enter_right_as_a_reply_ends_sends_the_next_turn(app_factory, fake
         slow.set()
         await type_and_send(pilot, "one")
         await wait_for(pilot, lambda: "tokens" in str(reply_views(app)[0]._footer.render()))
-        assert main(app).jobs  # still saving
+        assert app.engine.replies  # still saving
         await type_and_send(pilot, "two")
         await wait_replies(pilot)
         said = [str(n.message) for n in app._notifications]

@@ -199,17 +199,17 @@ async def test_inspector_on_a_focused_reply_shows_that_replys_request(app_factor
 
 def test_the_inspector_keeps_the_requests_of_the_last_replies_only(isolated_home) -> None:
     """A long session must not keep every request body it sent (they hold the history)."""
+    from llama_tui.engine import Reply
     from llama_tui.inspect import RequestRecord
     from llama_tui.model import Conversation, Message, Role
     from llama_tui.ui.app import INSPECTOR_KEEP, make_app
-    from llama_tui.ui.replies import ReplyJob
 
     app = make_app(probe_servers=())
     messages = []
     for n in range(INSPECTOR_KEEP + 5):
         conv, message = Conversation(), Message(Role.ASSISTANT, f"reply {n}")
         messages.append(message)
-        job = ReplyJob(conv, message, f"prompt {n}",
+        job = Reply(conv, message, f"prompt {n}",
                        record=RequestRecord("http://x/v1/chat/completions", {"n": n}, {}))
         app.remember_request(job)
     assert app.request_for(messages[-1]) is not None

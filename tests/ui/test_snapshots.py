@@ -11,12 +11,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from llama_tui import paths
+from llama_tui.engine import Reply
 from llama_tui.model import Conversation, Message, Role, Stats
 from llama_tui.storage.store import ConversationStore
 from llama_tui.ui.app import make_app
-from llama_tui.ui.replies import ReplyJob
 from tests.fakeserver import stall_after
-from tests.ui.conftest import SIZE, main, type_and_send, wait_for
+from tests.ui.conftest import SIZE, main, parts_streamed, type_and_send, wait_for
 
 REPLY = """Clayton Christensen wrote *The Innovator's Dilemma* (1997).
 
@@ -98,13 +98,13 @@ def test_reply_mid_stream(snap_compare, fake_server, monkeypatch):
     write_fixed_config(f"{fake_server.base_url}/v1")
     pieces = ["The ", "first ", "part ", "of a ", "reply ", "that is ", "still"]
     fake_server.enqueue(stall_after(pieces, stall_seconds=20))
-    monkeypatch.setattr(ReplyJob, "live_rate", lambda self: 42.0)
+    monkeypatch.setattr(Reply, "live_rate", lambda self: 42.0)
     app = make_app(probe_servers=())
 
     async def run_before(pilot) -> None:
         await type_and_send(pilot, "Tell me something long")
         screen = main(pilot.app)
-        await wait_for(pilot, lambda: screen.jobs and len(next(iter(screen.jobs.values()))[0].parts) == 7)
+        await wait_for(pilot, lambda: parts_streamed(screen.app) == 7)
         screen.update_status()
         no_blink(pilot.app)
         await pilot.pause(0.3)

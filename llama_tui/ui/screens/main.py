@@ -1,15 +1,16 @@
 """The main screen: conversation list on the left, the chat on the right.
 
-The screen turns widget messages into core calls: it owns which conversation is shown and
-starts one reply worker per conversation (several may stream at once, each bound to its own
-conversation object).
+The screen turns widget messages into core calls: it owns which conversation is shown, asks
+the app's reply engine (`llama_tui.engine`) to start and stop replies, and shows the engine's
+events (`EngineMessage`) in whichever view shows that reply's conversation. Several replies
+may stream at once, each bound to its own conversation object.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gc
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from textual import on
@@ -19,11 +20,11 @@ from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
-from textual.worker import Worker, WorkerError
 
 from llama_tui import paths
 from llama_tui.client.dialects import GenerationRequest
 from llama_tui.config import ConfigError
+from llama_tui.engine import Reply, ReplyEnded, Saved, SaveFailed, TextGrew
 from llama_tui.model import Conversation, Endpoint, Message
 from llama_tui.prompts import PromptFormatError
 from llama_tui.sanitize import sanitize
@@ -38,7 +39,8 @@ from llama_tui.session import (
 )
 from llama_tui.storage.codec import CodecError
 from llama_tui.storage.store import Problem, StoreError, Summary
-from llama_tui.ui.replies import ReplyJob, run_reply
+from llama_tui.ui import caches
+from llama_tui.ui.messages import EngineMessage
 from llama_tui.ui.screens.manage import ManageActions
 from llama_tui.ui.widgets.chat_view import ChatView
 from llama_tui.ui.widgets.conversation_list import ConversationList
@@ -73,6 +75,24 @@ EMPTY_HINT = (
 )
 
 
+@dataclass(eq=False)
+class LiveView:
+    """A reply streaming into the view that shows it."""
+
+    reply: Reply
+    view: ReplySink
+    #: How many of the reply's parts the view has been given.
+    given: int = 0
+    #: The screen has shown the reply's end (its final save is what comes next).
+    ended: bool = False
+
+    async def catch_up(self) -> None:
+        count = len(self.reply.parts)
+        if count > self.given:
+            start, self.given = self.given, count
+            await self.view.write("".join(self.reply.parts[start:count]))
+
+
 class FilterInput(Input):
     BINDINGS = [Binding("down", "screen.focus_rows", "Rows", id="filter-to-rows", show=False)]
 
@@ -99,7 +119,8 @@ class MainScreen(ManageActions, Screen[None]):
     def __init__(self) -> None:
         super().__init__()
         self.current: Conversation | None = None
-        self.jobs: dict[str, tuple[ReplyJob, Worker[ReplyJob]]] = {}
+        #: The reply streaming into the view on screen, and that view.
+        self._live: LiveView | None = None
         self._status_text: str | None = None
 
     def compose(self) -> ComposeResult:
@@ -163,9 +184,9 @@ class MainScreen(ManageActions, Screen[None]):
         await self.open_id(event.conversation_id)
 
     async def open_id(self, conversation_id: str, focus_index: int | None = None) -> None:
-        job = self.jobs.get(conversation_id)
-        if job is not None:
-            await self.open_conversation(job[0].conversation, focus_index)
+        reply = self.app.engine.reply_for(conversation_id)
+        if reply is not None:
+            await self.open_conversation(reply.conversation, focus_index)
             return
         try:
             conv = await asyncio.to_thread(self.app.store.load, conversation_id)
@@ -180,23 +201,23 @@ class MainScreen(ManageActions, Screen[None]):
     async def open_conversation(
         self, conv: Conversation | None, focus_index: int | None = None
     ) -> None:
-        """Show `conv` (None: a new, unsaved conversation) and reattach its live reply."""
-        for held, _ in self.jobs.values():
-            held.view = None
+        """Show `conv` (None: a new, unsaved conversation) with its reply still streaming."""
+        self._set_live(None)
         self.current = conv
         if conv is not None:
             self.query_one(ConversationList).select_id(conv.id)
-        job = self.jobs[conv.id][0] if conv is not None and conv.id in self.jobs else None
-        if job is not None and job.outcome != "streaming":
-            job = None  # complete, only saving: shown as a finished reply
-        view = await self.query_one(ChatView).show(conv, EMPTY_HINT, job.message if job else None,
+        reply = self.app.engine.reply_for(conv)
+        if reply is not None and not reply.streaming:
+            reply = None  # complete, only saving: shown as a finished reply
+        view = await self.query_one(ChatView).show(conv, EMPTY_HINT,
+                                                   reply.message if reply else None,
                                                    focus_index=focus_index)
         title = conv.title if conv and conv.title else "New conversation"
         self.query_one("#chat-title", Static).update(Content(sanitize(title)))
-        if job is not None and view is not None:
-            job.view = view
-            if job.text:
-                await view.write(job.text)
+        if reply is not None and view is not None:
+            live = LiveView(reply, view)
+            self._set_live(live)
+            await live.catch_up()
         self.update_status()
 
     # -- sending ----------------------------------------------------------------------------
@@ -218,15 +239,14 @@ class MainScreen(ManageActions, Screen[None]):
     async def send(self, text: str) -> None:
         """Send `text` as the next turn (chat) or append it and continue (completion)."""
         conv = self.current
-        if conv is not None and conv.id in self.jobs:
-            job, worker = self.jobs[conv.id]
-            if job.outcome == "streaming":
+        reply = self.app.engine.reply_for(conv)
+        if reply is not None:
+            if reply.streaming:
                 self.notify("A reply is still streaming here: escape stops it.",
                             severity="warning")
                 return
             # The reply is complete on screen; only its last save is running: wait for it.
-            with contextlib.suppress(WorkerError):
-                await worker.wait()
+            await self.app.engine.wait(reply)
             if self.current is not conv:  # switched away meanwhile: the text stays typed
                 return
         try:
@@ -264,30 +284,28 @@ class MainScreen(ManageActions, Screen[None]):
         self, conv: Conversation, endpoint: Endpoint, request: GenerationRequest, text: str,
         *, new_turn: bool,
     ) -> None:
-        """Append the reply placeholder, show it, save, and start the worker bound to `conv`."""
+        """Append the reply placeholder, show it, save, and start the reply bound to `conv`."""
         chat = self.query_one(ChatView)
-        reply = begin_reply(conv)
+        message = begin_reply(conv)
         self.query_one("#chat-title", Static).update(Content(sanitize(conv.title)))
         if conv.mode == "completion":
-            view: ReplySink | None = await chat.show(conv, live=reply)
+            view: ReplySink | None = await chat.show(conv, live=message)
         else:
             if new_turn:
                 await chat.add(conv.messages[-2])
-            view = await chat.add(reply, streaming=True)
-        job = ReplyJob(conversation=conv, message=reply, prompt=text, view=view,
-                       record=request_record(endpoint, request))
+            view = await chat.add(message, streaming=True)
         await self.app.save(conv)
-        worker = self.run_worker(run_reply(job, self.app.clients.get(endpoint), request,
-                                           self.app.save),
-                                 name=conv.id, group="replies", exit_on_error=False)
-        self.jobs[conv.id] = (job, worker)
+        reply = self.app.engine.start(conv, message, self.app.clients.get(endpoint), request,
+                                      prompt=text, record=request_record(endpoint, request))
+        if view is not None and conv is self.current:
+            self._set_live(LiveView(reply, view))
         self.query_one(ConversationList).set_generating(conv.id, True)
         self.upsert(conv)
         self.update_status()
 
     async def regenerate(self, conv: Conversation, message: Message) -> None:
         """A new reply to the last prompt; the previous one stays, marked as an earlier version."""
-        if conv.id in self.jobs:
+        if self.app.engine.reply_for(conv) is not None:
             self.notify("A reply is still streaming here: escape stops it.", severity="warning")
             return
         if conv.mode != "chat" or not conv.messages or conv.messages[-1] is not message:
@@ -306,41 +324,55 @@ class MainScreen(ManageActions, Screen[None]):
         await self.open_conversation(conv)
         await self._start_reply(conv, endpoint, request, "", new_turn=False)
 
-    async def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        """Every reply worker ends here, whatever happened: one place for the aftermath."""
-        if event.worker.group != "replies" or not event.worker.is_finished:
-            return
-        conv_id = event.worker.name
-        held = self.jobs.get(conv_id)
-        if held is not None and held[1] is event.worker:
-            del self.jobs[conv_id]
-        elif isinstance(event.worker.result, ReplyJob):  # the next reply here started already
-            held = (event.worker.result, event.worker)
-        else:
-            held = None
-        if held is not None and held[0].record is not None:
-            self.app.remember_request(held[0])
-        if conv_id not in self.jobs:
-            self.query_one(ConversationList).set_generating(conv_id, False)
-        if held is not None:
-            self.upsert(held[0].conversation)
+    @on(EngineMessage)
+    async def _engine_event(self, message: EngineMessage) -> None:
+        """The reply engine's events, shown where that reply's conversation is shown."""
+        # Events arrive here after the fact: the engine may be further along already, so
+        # what is done depends on the event and on what this screen saw, not on the engine.
+        event, live = message.event, self._live
+        if isinstance(event, TextGrew):
+            if live is not None and live.reply is event.reply:
+                await live.catch_up()
+        elif isinstance(event, ReplyEnded):
+            await self._reply_ended(event.reply)
+        elif isinstance(event, Saved | SaveFailed):  # the final save tried: done streaming
+            if live is not None and live.ended and live.reply.conversation is event.conversation:
+                self._set_live(None)
+            if isinstance(event, SaveFailed):
+                return
+            reply = self.app.engine.reply_for(event.conversation)
+            if reply is None or not reply.streaming:
+                self.upsert(event.conversation)
+
+    def _set_live(self, live: LiveView | None) -> None:
+        """Change the reply shown live. One that ended is saved by now or will be soon:
+        its view takes its finished look (`ReplySink.saved`) as it goes."""
+        old, self._live = self._live, live
+        if old is not None and old.ended:
+            old.view.saved()
+            caches.trim()  # Textual's memo caches, filled by the reply's frames
+
+    async def _reply_ended(self, reply: Reply) -> None:
+        conv = reply.conversation
+        if self._live is not None and self._live.reply is reply:
+            await self._live.catch_up()
+            self._live.ended = True
+            await self._live.view.finish(reply.outcome, reply.message.stats, reply.message.error)
+        if reply.record is not None:
+            self.app.remember_request(reply)
+        if not any(r.streaming and r.conversation.id == conv.id
+                   for r in self.app.engine.replies):
+            self.query_one(ConversationList).set_generating(conv.id, False)
         self.update_status()
-        if held is None:
-            return
-        job = held[0]
-        error = event.worker.error
-        if error is not None and not isinstance(error, asyncio.CancelledError):
-            # A bug, not an API error: the text is kept anyway.
-            self.app.log_error(error)
+        if reply.crash is not None:  # a bug, not an API error: the text is kept anyway
             self.notify("The reply stopped because of an internal error (see the log).",
                         severity="error")
-            return
-        if job.error is not None:
-            title = "Blocked by the content filter" if job.outcome == "content_filter" \
+        elif reply.error is not None:
+            title = "Blocked by the content filter" if reply.outcome == "content_filter" \
                 else "The request failed"
-            self.notify(job.error.details()[0], title=title, severity="error", markup=False)
-            if not job.parts and self.current is job.conversation:
-                self.query_one(PromptInput).restore(job.prompt)
+            self.notify(reply.error.details()[0], title=title, severity="error", markup=False)
+            if not reply.parts and self.current is conv:
+                self.query_one(PromptInput).restore(reply.prompt)
 
     # -- actions ----------------------------------------------------------------------------
 
@@ -396,8 +428,8 @@ class MainScreen(ManageActions, Screen[None]):
         focused = self.app.focused
         if isinstance(focused, AssistantMessage):  # F5 on a reply: that reply's request
             record = self.app.request_for(focused.message)
-        if conv is not None and conv.id in self.jobs:
-            record = self.jobs[conv.id][0].record
+        if (reply := self.app.engine.reply_for(conv)) is not None:
+            record = reply.record
         if record is None:
             self.notify("No request for this was made in this session (the inspector keeps "
                         "what this session sent).")
@@ -409,9 +441,8 @@ class MainScreen(ManageActions, Screen[None]):
             await self.send(self.query_one(PromptInput).text)
 
     def action_stop(self) -> None:
-        if self.current is None or self.current.id not in self.jobs:
-            return
-        self.jobs[self.current.id][1].cancel()
+        if self.current is not None:
+            self.app.engine.stop(self.current)
 
     def action_settings(self) -> None:
         self.app.action_settings()
@@ -452,10 +483,10 @@ class MainScreen(ManageActions, Screen[None]):
             parts.append("no endpoint (F2)")
         conv = self.current
         k = conv.params.memory_window if conv else self.app.config.memory_window
-        if conv is not None and conv.id in self.jobs:
-            job = self.jobs[conv.id][0]
-            rate = job.live_rate()
-            parts.append(f"streaming · {len(job.parts)} tokens"
+        reply = self.app.engine.reply_for(conv)
+        if reply is not None and reply.streaming:
+            rate = reply.live_rate()
+            parts.append(f"streaming · {len(reply.parts)} tokens"
                          + (f" · {rate:.1f} tok/s" if rate else "") + " · escape stops")
         elif conv is not None and conv.mode == "completion":
             parts.append("completion document · ctrl+g continues")
@@ -464,7 +495,7 @@ class MainScreen(ManageActions, Screen[None]):
             memory = "all" if k is None else f"last {k}"
             plural = "" if carried == 1 else "s"
             parts.append(f"memory: {memory} · next request: {carried} message{plural}")
-        others = len(self.jobs) - (1 if conv is not None and conv.id in self.jobs else 0)
+        others = sum(1 for r in self.app.engine.replies if r.streaming and r is not reply)
         if others:
             parts.append(f"{others} streaming elsewhere")
         text = "  ·  ".join(parts)

@@ -51,8 +51,8 @@ class ManageActions:
             conv_id = sidebar.highlighted_id
             if self.current is not None and self.current.id == conv_id:
                 return self.current
-            if conv_id in self.jobs:
-                return self.jobs[conv_id][0].conversation
+            if (reply := self.app.engine.reply_for(conv_id)) is not None:
+                return reply.conversation
             try:
                 return self.app.store.load(conv_id)
             except (CodecError, StoreError) as exc:
@@ -86,7 +86,7 @@ class ManageActions:
         conv = self._target()
         if conv is None:
             return
-        if conv.id in self.jobs:
+        if self.app.engine.reply_for(conv) is not None:
             self.notify("Stop the reply first (escape).", severity="warning")
             return
         try:

@@ -1,0 +1,524 @@
+"""The reply engine: every reply in flight, its checkpoints and every save (DESIGN §2).
+
+No Textual here. `llama-tui ask` and the app both drive replies through a `ReplyEngine`:
+
+- A `Reply` is bound to the conversation object it was started for, never to "the one on
+  screen". Its text is sanitised as it arrives (DESIGN §7) and kept in `parts`.
+- While it streams, the partial text is checkpointed about once a second whenever it changed,
+  stalls included: a `kill -9` loses at most that window.
+- Every ending (finished, failed, stopped with escape, interrupted by quit or a signal) writes
+  the final message with its finish_reason.
+- One writer per conversation: a snapshot is taken on the event loop and written in a thread,
+  one write at a time, the newest snapshot winning. No thread touches a live conversation; a
+  conflict copy's new id and title are applied back on the loop.
+- Subscribers get plain events (`TextGrew`, `ReplyEnded`, `Saved`, `SaveFailed`), called on the
+  event loop. The app turns them into Textual messages; `ask` prints them.
+
+`save_all_now` is for signal handlers: it marks what still streams as interrupted and writes
+everything from the calling thread, so a SIGHUP (an SSH link dropping) or SIGTERM loses nothing
+even if the event loop never runs again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import copy
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+from llama_tui.client.events import (
+    ApiError,
+    ContentFilterResult,
+    Finished,
+    ResponseStarted,
+    StreamEvent,
+    TextDelta,
+)
+from llama_tui.model import Conversation, Message, Stats, Usage
+from llama_tui.sanitize import sanitize
+from llama_tui.session import finish_reply
+from llama_tui.storage.codec import CodecError
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+    from llama_tui.client.dialects import GenerationRequest
+    from llama_tui.storage.store import ConversationStore
+
+log = logging.getLogger(__name__)
+
+#: While a reply streams, its text is written this often (when it changed).
+CHECKPOINT_SECONDS = 1.0
+#: A save that failed for a reason that may pass (disk full, read-only folder) is retried.
+SAVE_RETRY_SECONDS = 5.0
+#: Quitting waits this long for the last saves before giving up on them (a hung disk).
+SHUTDOWN_SECONDS = 5.0
+
+#: How a reply ends when the user stops it, and when the app or process goes away.
+CANCELLED, INTERRUPTED = "cancelled", "interrupted"
+
+
+class StreamSource(Protocol):
+    """What the engine streams from: `client.Client` (tests may pass a fake)."""
+
+    def stream(self, request: GenerationRequest) -> AsyncIterator[StreamEvent]: ...
+
+
+@dataclass(eq=False)
+class Reply:
+    """One reply in flight, bound to the conversation it was started for."""
+
+    conversation: Conversation
+    message: Message
+    #: The prompt as the user typed it (the UI restores it when nothing came back).
+    prompt: str = ""
+    #: What the request inspector shows (opaque to the engine).
+    record: Any = None
+    #: False: `parts` keep the server's bytes (`ask --raw`); what is saved is sanitised anyway.
+    clean: bool = True
+    parts: list[str] = field(default_factory=list)
+    started_at: float = field(default_factory=time.monotonic)
+    first_token_at: float | None = None
+    response: ResponseStarted | None = None
+    #: "streaming" until it ends, then the finish_reason it was saved with.
+    outcome: str = "streaming"
+    error: ApiError | None = None
+    #: Set when the stream ended with finish_reason "content_filter".
+    content_filter: ContentFilterResult | None = None
+    #: A bug (not an API error) that ended the reply; its text was kept anyway.
+    crash: BaseException | None = None
+    task: asyncio.Task[None] | None = field(default=None, repr=False)
+    _stop_reason: str | None = field(default=None, repr=False)
+
+    @property
+    def text(self) -> str:
+        return "".join(self.parts)
+
+    @property
+    def clean_text(self) -> str:
+        """The text as it may be stored and shown."""
+        return self.text if self.clean else sanitize(self.text)
+
+    @property
+    def streaming(self) -> bool:
+        return self.outcome == "streaming"
+
+    def live_rate(self) -> float | None:
+        """Tokens per second so far (None until there is enough to say)."""
+        if self.first_token_at is None or len(self.parts) < 2:
+            return None
+        elapsed = time.monotonic() - self.first_token_at
+        return (len(self.parts) - 1) / elapsed if elapsed > 0.2 else None
+
+    def partial_stats(self, request_id: str | None = None) -> Stats:
+        ttft = None
+        if self.first_token_at is not None:
+            ttft = round((self.first_token_at - self.started_at) * 1000)
+        rid = request_id or (self.response.request_id if self.response else None)
+        return Stats(ttft_ms=ttft, tokens=len(self.parts) or None, request_id=rid)
+
+
+# -- events ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class TextGrew:
+    """More text arrived for `reply` (read `reply.parts` from where you were)."""
+
+    reply: Reply
+
+
+@dataclass(frozen=True)
+class ReplyEnded:
+    """`reply` has its outcome and final text; its final save follows (`Saved`/`SaveFailed`)."""
+
+    reply: Reply
+
+
+@dataclass(frozen=True)
+class Saved:
+    conversation: Conversation
+    #: The id the file had before, when it changed on disk and a conflict copy was written.
+    conflict_with: str | None = None
+    #: True when an earlier save of this conversation had failed.
+    recovered: bool = False
+
+
+@dataclass(frozen=True)
+class SaveFailed:
+    conversation: Conversation
+    error: Exception
+    #: An OSError may pass (disk full, read-only): the engine retries by itself.
+    transient: bool
+    #: The first failure since the last successful save (say it once).
+    first: bool
+
+
+#: What one write did: None (a newer snapshot was on disk), () or a conflict copy's id, title.
+Written = tuple[str, str] | tuple[()] | None
+
+EngineEvent = TextGrew | ReplyEnded | Saved | SaveFailed
+Listener = Callable[[EngineEvent], None]
+
+
+# -- the engine -----------------------------------------------------------------------------
+
+class _Writer:
+    """Writes one conversation: snapshots numbered on the loop, written in order in a thread."""
+
+    def __init__(self, conversation: Conversation) -> None:
+        self.conversation = conversation
+        self.alock = asyncio.Lock()
+        self.tlock = threading.Lock()
+        self.taken = 0  # the number of the newest snapshot
+        self.written = 0  # the number of the newest snapshot on disk
+        self.pending: Conversation | None = None
+        self.failing = False
+
+
+class ReplyEngine:
+    """Owns the replies in flight and every save of the conversations they belong to.
+
+    `store` None: nothing is written (`ask` without `--save`)."""
+
+    def __init__(
+        self,
+        store: ConversationStore | None,
+        *,
+        checkpoint_seconds: float | None = None,
+        retry_seconds: float | None = None,
+    ) -> None:
+        self.store = store
+        self._checkpoint_seconds = checkpoint_seconds
+        self._retry_seconds = retry_seconds
+        self._listeners: list[Listener] = []
+        self._replies: dict[int, Reply] = {}  # by id() of the conversation
+        self._writers: dict[int, _Writer] = {}
+        self._unsaved: dict[int, Conversation] = {}  # the last save failed
+        self._retrying: dict[int, Conversation] = {}  # ... for a reason that may pass
+        self._retry: asyncio.Task[None] | None = None
+
+    @property
+    def checkpoint_seconds(self) -> float:
+        return self._checkpoint_seconds or CHECKPOINT_SECONDS
+
+    @property
+    def retry_seconds(self) -> float:
+        return self._retry_seconds or SAVE_RETRY_SECONDS
+
+    # -- subscribers ------------------------------------------------------------------------
+
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        """Call `listener` with every event (on the event loop); returns the unsubscribe."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener) if listener in self._listeners else None
+
+    def _emit(self, event: EngineEvent) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(event)
+            except Exception:  # a subscriber's bug must not stop a reply or a save
+                log.exception("reply engine listener failed on %s", type(event).__name__)
+
+    # -- replies ----------------------------------------------------------------------------
+
+    def start(
+        self,
+        conversation: Conversation,
+        message: Message,
+        client: StreamSource,
+        request: GenerationRequest,
+        *,
+        prompt: str = "",
+        record: Any = None,
+        clean: bool = True,
+    ) -> Reply:
+        """Stream `request` into `message` (already the last message of `conversation`).
+        The text is sanitised as it arrives unless `clean` is False (then only when saved)."""
+        if self.reply_for(conversation) is not None:
+            raise RuntimeError("a reply is already streaming in this conversation")
+        reply = Reply(conversation, message, prompt=prompt, record=record, clean=clean)
+        self._replies[id(conversation)] = reply
+        reply.task = asyncio.get_running_loop().create_task(self._run(reply, client, request))
+        return reply
+
+    def reply_for(self, conversation: Conversation | str | None) -> Reply | None:
+        """The reply streaming in a conversation (an object, or an id), if any."""
+        if conversation is None:
+            return None
+        if isinstance(conversation, str):
+            return next((r for r in self._replies.values()
+                         if r.conversation.id == conversation), None)
+        return self._replies.get(id(conversation))
+
+    @property
+    def replies(self) -> list[Reply]:
+        """Every reply not yet saved for good (streaming, or ended and saving)."""
+        return list(self._replies.values())
+
+    def stop(self, conversation: Conversation | str, reason: str = CANCELLED) -> bool:
+        """Stop the reply streaming there; it keeps its text, marked `reason`."""
+        reply = self.reply_for(conversation)
+        if reply is None or not reply.streaming or reply.task is None:
+            return False
+        reply._stop_reason = reason
+        reply.task.cancel()
+        return True
+
+    def stop_all(self, reason: str = INTERRUPTED) -> None:
+        for reply in self.replies:
+            self.stop(reply.conversation, reason)
+
+    async def wait(self, reply: Reply) -> None:
+        """Until `reply` has ended and its final save was tried."""
+        if reply.task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.shield(reply.task)
+
+    async def _run(self, reply: Reply, client: StreamSource, request: GenerationRequest) -> None:
+        checkpoints = asyncio.create_task(self._checkpoints(reply))
+        finished: Finished | None = None
+        try:
+            try:
+                async for event in client.stream(request):
+                    if isinstance(event, TextDelta):
+                        if reply.first_token_at is None:
+                            reply.first_token_at = time.monotonic()
+                        reply.parts.append(sanitize(event.text) if reply.clean else event.text)
+                        self._emit(TextGrew(reply))
+                    elif isinstance(event, ResponseStarted):
+                        reply.response = event
+                    elif isinstance(event, Finished):
+                        finished = event
+                        break
+            except asyncio.CancelledError:
+                self._end(reply, reply._stop_reason or INTERRUPTED, reply.partial_stats())
+            except ApiError as exc:
+                reply.error = exc
+                reason = "content_filter" if exc.kind == "content_filter" else "error"
+                self._end(reply, reason, reply.partial_stats(exc.request_id),
+                          error="\n".join(exc.details()))
+            except Exception as exc:  # a bug, not the server: keep the text, say so
+                log.exception("reply stream failed")
+                reply.crash = exc
+                self._end(reply, "error", reply.partial_stats(),
+                          error=f"internal error: {type(exc).__name__} (see the log)")
+            else:
+                if finished is not None:
+                    reply.content_filter = finished.content_filter
+                    self._end(reply, finished.finish_reason, finished.stats, finished.usage,
+                              _filter_words(finished))
+                else:  # the client always ends with Finished or an error; be safe anyway
+                    self._end(reply, INTERRUPTED, reply.partial_stats())
+        finally:
+            checkpoints.cancel()
+        try:
+            await self.save(reply.conversation)
+        finally:
+            if self._replies.get(id(reply.conversation)) is reply:
+                del self._replies[id(reply.conversation)]
+
+    def _end(self, reply: Reply, reason: str, stats: Stats | None, usage: Usage | None = None,
+             error: str | None = None) -> None:
+        if not reply.streaming:
+            return
+        reply.outcome = reason
+        finish_reply(reply.conversation, reply.text, reason, message=reply.message,
+                     stats=stats, usage=usage, error=error)
+        self._emit(ReplyEnded(reply))
+
+    async def _checkpoints(self, reply: Reply) -> None:
+        """Write the partial text every `checkpoint_seconds` while it changed, stalls included."""
+        written = 0
+        while reply.streaming:
+            await asyncio.sleep(self.checkpoint_seconds)
+            count = len(reply.parts)
+            if count != written and reply.streaming:
+                written = count
+                reply.message.content = reply.clean_text
+                await self.save(reply.conversation)
+
+    # -- saving -----------------------------------------------------------------------------
+
+    async def save(self, conversation: Conversation) -> bool:
+        """Write `conversation` as it is now (snapshot here, write in a thread). Saves of one
+        conversation are written one at a time; a save that finds a newer one already on disk
+        returns at once. False when it failed (then a `SaveFailed` was emitted and, for a
+        failure that may pass, it is retried by itself)."""
+        if self.store is None:
+            return True
+        writer = self._writer(conversation)
+        writer.taken += 1
+        mine = writer.taken
+        writer.pending = snapshot(conversation)
+        try:
+            return await self._save(writer, mine)
+        finally:
+            if (writer.written == writer.taken and not writer.failing
+                    and id(conversation) not in self._replies
+                    and self._writers.get(id(conversation)) is writer):
+                del self._writers[id(conversation)]  # idle: let the conversation go
+
+    async def _save(self, writer: _Writer, mine: int) -> bool:
+        async with writer.alock:
+            if writer.written >= mine:
+                return not writer.failing
+            number, pending = writer.taken, writer.pending
+            assert pending is not None
+            writing = asyncio.ensure_future(asyncio.to_thread(self._write, writer, number, pending))
+            try:
+                result = await asyncio.shield(writing)
+            except asyncio.CancelledError:  # the write runs to its end; its outcome still counts
+                await asyncio.wait([writing])
+                if not writing.cancelled() and writing.exception() is None:
+                    self._saved(writer, writing.result())
+                elif not writing.cancelled():
+                    exc = writing.exception()
+                    if isinstance(exc, (OSError, CodecError)):
+                        self._failed(writer, exc)
+                raise
+            except (OSError, CodecError) as exc:
+                self._failed(writer, exc)
+                return False
+            self._saved(writer, result)
+            return True
+
+    def _writer(self, conversation: Conversation) -> _Writer:
+        writer = self._writers.get(id(conversation))
+        if writer is None or writer.conversation is not conversation:
+            writer = self._writers[id(conversation)] = _Writer(conversation)
+        return writer
+
+    def _write(self, writer: _Writer, number: int, pending: Conversation) -> Written:
+        """In a thread (or a signal handler): write snapshot `number` unless a newer one is.
+        Returns None when it did not write, else the (id, title) of a conflict copy or ()."""
+        assert self.store is not None
+        with writer.tlock:
+            if writer.written >= number:
+                return None
+            result = self.store.save(pending)
+            writer.written = number
+            renamed = getattr(result, "renamed_to", None)
+            if renamed is None and result.conflict_with:  # TODO: the store's new API
+                renamed = (pending.id, pending.title)
+            return renamed or ()
+
+    def _saved(self, writer: _Writer, result: Written) -> None:
+        conv = writer.conversation
+        recovered = writer.failing
+        writer.failing = False
+        self._unsaved.pop(id(conv), None)
+        self._retrying.pop(id(conv), None)
+        conflict_with = None
+        if result:
+            conflict_with = conv.id
+            conv.id, conv.title = result
+        if result is None and not recovered and conflict_with is None:
+            return  # a newer snapshot was written by another call, which reports it
+        self._emit(Saved(conv, conflict_with, recovered))
+
+    def _failed(self, writer: _Writer, exc: Exception) -> None:
+        conv = writer.conversation
+        transient = isinstance(exc, OSError)
+        first = not writer.failing
+        writer.failing = True
+        log.warning("could not save %s: %s", conv.id, exc)
+        self._unsaved[id(conv)] = conv
+        if transient:
+            self._retrying[id(conv)] = conv
+        self._emit(SaveFailed(conv, exc, transient, first))
+        if transient and (self._retry is None or self._retry.done()):
+            self._retry = asyncio.get_running_loop().create_task(self._retry_later())
+
+    async def _retry_later(self) -> None:
+        """Save again what failed for a reason that may pass, until it succeeds."""
+        while self._retrying:
+            await asyncio.sleep(self.retry_seconds)
+            for key, conv in list(self._retrying.items()):
+                del self._retrying[key]  # a new failure puts it back
+                await self.save(conv)
+
+    @property
+    def unsaved(self) -> list[Conversation]:
+        """Conversations whose last save failed."""
+        return list(self._unsaved.values())
+
+    # -- the end ----------------------------------------------------------------------------
+
+    async def shutdown(self, timeout: float = SHUTDOWN_SECONDS) -> None:
+        """Quit: stop every reply (kept, marked interrupted), wait for the final saves, try
+        the failed ones once more. Bounded by `timeout`; `save_all_now` is the fallback."""
+        self.stop_all(INTERRUPTED)
+        tasks = [r.task for r in self.replies if r.task is not None]
+
+        async def last_saves() -> None:
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await asyncio.shield(task)
+            for conv in list(self._unsaved.values()):
+                await self.save(conv)
+
+        try:
+            await asyncio.wait_for(last_saves(), timeout)
+        except TimeoutError:
+            log.error("quitting before the last saves finished; writing them directly")
+            self.save_all_now()
+        if self._retry is not None:
+            self._retry.cancel()
+
+    def save_all_now(self, reason: str = INTERRUPTED) -> int:
+        """From a signal handler or at exit: mark every reply still streaming as `reason`
+        and write every conversation with a reply in flight or an unsaved change, in this
+        thread. Returns how many were written. Never raises."""
+        if self.store is None:
+            return 0
+        written = 0
+        for reply in self.replies:
+            if reply.streaming:
+                reply.message.content = reply.clean_text
+                reply.message.finish_reason = reason
+                reply.message.stats = reply.partial_stats()
+        convs = {id(r.conversation): r.conversation for r in self.replies}
+        convs.update(self._unsaved)
+        for conv in convs.values():
+            writer = self._writer(conv)
+            writer.taken += 1
+            try:
+                self._write(writer, writer.taken, snapshot(conv))
+                written += 1
+            except (OSError, CodecError) as exc:
+                log.error("could not save %s on the way out: %s", conv.id, exc)
+        return written
+
+
+def snapshot(conv: Conversation) -> Conversation:
+    """A copy a thread can encode while the loop goes on changing `conv`: the containers are
+    copied, the values (strings, datetimes, frozen or replaced-whole objects) shared."""
+    copied = copy.copy(conv)
+    copied.params = copy.copy(conv.params)
+    copied.extra = dict(conv.extra)
+    copied.extra_tables = {k: dict(v) for k, v in conv.extra_tables.items()}
+    messages = []
+    for message in conv.messages:
+        m = copy.copy(message)
+        m.extra = dict(message.extra)
+        messages.append(m)
+    copied.messages = messages
+    return copied
+
+
+def _filter_words(event: Finished) -> str | None:
+    if event.finish_reason != "content_filter":
+        return None
+    result = event.content_filter
+    lines = [f"The reply was stopped by the content filter: "
+             f"{result.summary() if result else 'no category given'}"]
+    if result:
+        lines += result.lines()
+    if event.stats.request_id:
+        lines.append(f"request id: {event.stats.request_id}")
+    return "\n".join(lines)

@@ -78,6 +78,8 @@ class PtyApp:
         self._chunks: list[bytes] = []
         self._lock = threading.Lock()
         self.proc: subprocess.Popen[bytes] | None = None
+        #: What runs on the pty (the CLI, unless a test sets another command).
+        self.command = [sys.executable, "-m", "llama_tui", *args]
 
     def start(self) -> PtyApp:
         master, slave = pty.openpty()
@@ -91,7 +93,7 @@ class PtyApp:
             fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "llama_tui", *self.args], stdin=slave, stdout=slave,
+            self.command, stdin=slave, stdout=slave,
             stderr=slave, env=self.env, cwd=ROOT, preexec_fn=controlling_terminal,
         )
         os.close(slave)

@@ -47,8 +47,8 @@ def _size(n: int) -> str:
 
 
 class SSEDecoder:
-    """Feed it chunks of bytes, get events. Linear in the bytes fed, however long a line is:
-    an unfinished line is kept in pieces and only new bytes are searched for line breaks. Raises `EventTooLarge` once an event passes `max_event` bytes."""
+    """Feed it chunks of bytes, get events. Raises `EventTooLarge` once an event passes
+    `max_event` bytes."""
 
     def __init__(self, max_event: int = MAX_EVENT_BYTES) -> None:
         self._pending = b""  # an unfinished line (bytes after the last line break) ...

@@ -92,7 +92,7 @@ def main() -> None:
     print(f"decoder: {module.__file__}")
     for mb in (0.5, 5.0, args.big):
         runs = 1 if mb >= 50 else 3
-        took = cpu(lambda: big_line(module, mb), runs)
+        took = cpu(lambda mb=mb: big_line(module, mb), runs)
         print(f"one {mb:g} MB line in 64 KiB reads: {took:.3f} s CPU")
     if getattr(module, "MAX_EVENT_BYTES", None):
         took = cpu(lambda: big_line(module, args.big, cap=True), 3)

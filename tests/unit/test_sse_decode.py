@@ -7,9 +7,9 @@ import codecs
 import itertools
 import time
 
+import pytest
 from httpx_sse._decoders import SSEDecoder as ReferenceDecoder
 from httpx_sse._decoders import SSELineDecoder
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

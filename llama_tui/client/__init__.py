@@ -18,6 +18,7 @@ from llama_tui.client.events import (
     ContentFilterError,
     ContentFilterResult,
     EmptyStream,
+    EndpointError,
     Finished,
     ProtocolError,
     ResponseStarted,
@@ -25,6 +26,7 @@ from llama_tui.client.events import (
     StreamEvent,
     StreamTimeout,
     TextDelta,
+    TooLarge,
     TruncatedStream,
 )
 from llama_tui.client.sse import Client, Reply
@@ -37,6 +39,7 @@ __all__ = [
     "ContentFilterError",
     "ContentFilterResult",
     "EmptyStream",
+    "EndpointError",
     "Finished",
     "GenerationRequest",
     "ProtocolError",
@@ -46,6 +49,7 @@ __all__ = [
     "StreamEvent",
     "StreamTimeout",
     "TextDelta",
+    "TooLarge",
     "TruncatedStream",
     "resolve_url",
 ]

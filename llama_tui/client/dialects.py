@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -19,11 +20,15 @@ from llama_tui.client.events import (
     ContentFilterError,
     ContentFilterResult,
     StreamError,
+    excerpt,
+    hide_secrets,
 )
 from llama_tui.model import DEFAULT_MAX_TOKENS, Endpoint, GenerationParams, Mode, Usage
 from llama_tui.sanitize import sanitize
 
 _CHAT = "/chat/completions"
+#: The longest error message kept from a body (a server may send a megabyte of it).
+MAX_MESSAGE = 2000
 _COMPLETION = "/completions"
 
 
@@ -212,17 +217,22 @@ def _text(value: Any) -> str | None:
 
 
 def error_from_body(
-    status: int | None, body: str, headers: dict[str, str], *, in_stream: bool = False
+    status: int | None, body: str, headers: dict[str, str], *, in_stream: bool = False,
+    secrets: Sequence[str] = (),
 ) -> ApiError:
     """An `ApiError` from any error body shape: OpenAI's `{"error": {...}}`, `{"error": "..."}`,
     a flat `{"status", "code", "message"}`, Azure's content filter, or non-JSON (a gateway page).
+
+    `secrets` (the key, secret header values) are hidden before any text is cut, so a key
+    echoed by the server never survives as a prefix at the cut.
     """
+    body = hide_secrets(body, secrets)
     common: dict[str, Any] = {
         "status": status,
         "request_id": request_id_of(headers),
         "date": headers.get("date"),
         "headers": headers,
-        "body": body[:4000],
+        "body": excerpt(body, 4000, secrets),
         "retry_after": parse_retry_after(headers),
     }
     plain = StreamError if in_stream else ApiError
@@ -231,7 +241,7 @@ def error_from_body(
     except ValueError:
         data = None
     if not isinstance(data, dict):
-        return plain(_plain_body(status, body), **common)
+        return plain(_plain_body(status, body, secrets), **common)
     err = data.get("error", data)
     inner: Any = {}
     message: str | None
@@ -243,9 +253,9 @@ def error_from_body(
         code, etype, param = err.get("code"), err.get("type"), err.get("param")
         inner = err.get("innererror") or err.get("inner_error") or {}
     else:
-        return plain(_plain_body(status, body), **common)
+        return plain(_plain_body(status, body, secrets), **common)
     common.update(code=_text(code), type=_text(etype), param=_text(param))
-    message = message or _plain_body(status, body)
+    message = excerpt(message, MAX_MESSAGE, secrets) if message else _plain_body(status, body, secrets)
     if common["code"] == "content_filter" or (isinstance(inner, dict) and _has_filter(inner)):
         results = None
         if isinstance(inner, dict):
@@ -260,7 +270,7 @@ def _has_filter(inner: dict[str, Any]) -> bool:
     return bool(inner.get("content_filter_result") or inner.get("content_filter_results"))
 
 
-def _plain_body(status: int | None, body: str) -> str:
+def _plain_body(status: int | None, body: str, secrets: Sequence[str]) -> str:
     """A one-line excerpt of a non-JSON body (an HTML page from a gateway, say)."""
     text = re.sub(r"<(script|style)\b.*?</\1>", " ", body, flags=re.S | re.I)
     title = re.search(r"<title[^>]*>(.*?)</title>", text, flags=re.S | re.I)
@@ -268,4 +278,4 @@ def _plain_body(status: int | None, body: str) -> str:
     text = " ".join(text.split())
     if not text:
         return f"the server answered {status} with an empty body" if status else "empty response"
-    return text if len(text) <= 300 else text[:297] + "..."
+    return excerpt(text, 300, secrets)

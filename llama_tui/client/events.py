@@ -101,13 +101,43 @@ class ContentFilterResult:
         return "; ".join(c.describe() for c in shown)
 
 
+def _forms(secret: str) -> set[str]:
+    """A secret as is, stripped, or as Python would quote it."""
+    return {form for form in (secret, secret.strip(), repr(secret)[1:-1]) if len(form) >= 4}
+
+
 def hide_secrets(text: str, secrets: Iterable[str]) -> str:
     """`text` with each secret (as is, stripped, or as Python would quote it) replaced."""
     for secret in secrets:
-        for form in {secret, secret.strip(), repr(secret)[1:-1]}:
-            if len(form) >= 4:
-                text = text.replace(form, KEY_HIDDEN)
+        for form in _forms(secret):
+            text = text.replace(form, KEY_HIDDEN)
     return text
+
+
+#: The shortest beginning of a secret hidden at the end of a cut text: shorter ones are too
+#: likely to be ordinary words, longer ones narrow a guess too much.
+SECRET_PREFIX = 8
+
+
+def hide_secret_at_end(text: str, secrets: Iterable[str]) -> str:
+    """`text` with a secret's beginning (`SECRET_PREFIX` characters or more) at its very end
+    replaced: what is left of a key when the text was cut in the middle of it."""
+    for secret in secrets:
+        for form in _forms(secret):
+            for n in range(min(len(form) - 1, len(text)), SECRET_PREFIX - 1, -1):
+                if text.endswith(form[:n]):
+                    return text[:-n] + KEY_HIDDEN
+    return text
+
+
+def excerpt(text: str, limit: int, secrets: Iterable[str] = ()) -> str:
+    """At most about `limit` characters of `text` ("..." marks a cut): the secrets are hidden
+    before cutting, and a secret's beginning left at the cut is hidden after."""
+    secrets = list(secrets)
+    text = hide_secrets(text, secrets)
+    if len(text) <= limit:
+        return text
+    return hide_secret_at_end(text[: max(limit - 3, 0)], secrets) + "..."
 
 
 def _clean(value: str | None) -> str | None:
@@ -215,6 +245,19 @@ class StreamTimeout(ApiError):
 
 class ConnectionFailed(ApiError):
     kind = "connection"
+
+
+class TooLarge(ApiError):
+    """The server sent more than the client reads: an event, a body or a reply over its cap."""
+
+    kind = "too_large"
+
+
+class EndpointError(ApiError):
+    """The endpoint cannot be used as configured: its URL, the proxy settings in the
+    environment, its CA bundle. Nothing was sent."""
+
+    kind = "endpoint"
 
 
 class ProtocolError(ApiError):

@@ -21,6 +21,17 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
+from llama_tui.client.body import (
+    ACCEPT_ENCODING,
+    MAX_BODY_BYTES,
+    MAX_STREAM_BYTES,
+    BadEncoding,
+    BodyError,
+    BodyTooLarge,
+    counted,
+    read_capped,
+    size_text,
+)
 from llama_tui.client.dialects import (
     GenerationRequest,
     auth_headers,
@@ -37,16 +48,20 @@ from llama_tui.client.events import (
     ConnectionFailed,
     ContentFilterResult,
     EmptyStream,
+    EndpointError,
     Finished,
     ProtocolError,
     ResponseStarted,
     StreamEvent,
     StreamTimeout,
     TextDelta,
+    TooLarge,
     TruncatedStream,
+    excerpt,
+    hide_secret_at_end,
     hide_secrets,
 )
-from llama_tui.client.sse_decode import ServerSentEvent, SSEDecoder
+from llama_tui.client.sse_decode import EventTooLarge, ServerSentEvent, SSEDecoder
 from llama_tui.model import Endpoint, Stats, Usage
 from llama_tui.sanitize import sanitize
 
@@ -101,7 +116,8 @@ class Client:
     ) -> None:
         self.endpoint = endpoint
         self._sleep = sleep
-        #: A setup problem (an unreadable CA bundle) reported by the first request, not here.
+        #: A setup problem (an unreadable CA bundle, a URL or proxy httpx refuses) reported as
+        #: an `ApiError` by the first request: constructing a client never raises.
         self._setup_error: ApiError | None = None
         try:
             verify = _tls(endpoint.verify)
@@ -116,9 +132,19 @@ class Client:
             write=max(endpoint.connect_timeout, 30.0),
             pool=endpoint.connect_timeout,
         )
-        self._http = httpx.AsyncClient(
-            timeout=timeout, verify=verify, transport=transport, follow_redirects=False
-        )
+        try:
+            self._http = httpx.AsyncClient(
+                timeout=timeout, verify=verify, transport=transport, follow_redirects=False
+            )
+        except (ImportError, ValueError, TypeError, OSError, httpx.InvalidURL) as exc:
+            # httpx reads the environment here: ALL_PROXY=socks5://... without socksio is an
+            # ImportError, a proxy URL it cannot parse an InvalidURL or ValueError, a missing
+            # SSL_CERT_FILE an OSError. All of them the user's setup, none worth a traceback.
+            self._setup_error = EndpointError(
+                f"cannot set up HTTP for endpoint {endpoint.name!r}: "
+                f"{_hide_userinfo(_reason(exc))} (httpx reads *_PROXY and SSL_CERT_* from "
+                f"the environment)")
+            self._http = httpx.AsyncClient(trust_env=False, transport=transport)
 
     async def __aenter__(self) -> Client:
         return self
@@ -164,10 +190,11 @@ class Client:
         """Send (with retries); the response, its `ResponseStarted` and the reader of its body."""
         if self._setup_error is not None:
             raise self._setup_error
-        url = resolve_url(self.endpoint.url, request.mode)
+        url = _checked_url(self.endpoint, lambda: resolve_url(self.endpoint.url, request.mode))
         body = build_payload(self.endpoint, request)
         accept = "text/event-stream" if request.stream else "application/json"
-        headers = {"Accept": accept, **auth_headers(self.endpoint)}
+        headers = {"Accept": accept, "Accept-Encoding": ACCEPT_ENCODING,
+                   **auth_headers(self.endpoint)}
         sent_at, response = await self._send_with_retries(url, body, headers)
         # Sanitised: header values reach the request inspector and error lines on a terminal.
         secrets = self._secrets()
@@ -182,7 +209,7 @@ class Client:
         )
         content_type = resp_headers.get("content-type", "").lower()
         if "text/event-stream" in content_type:
-            reader = self._read_sse(response, started, sent_at)
+            reader = self._read_sse(response, started, sent_at, secrets)
         elif "json" in content_type:
             reader = self._read_json(response, started, sent_at)
         else:
@@ -192,10 +219,10 @@ class Client:
     async def _read_unexpected(
         self, response: httpx.Response, started: ResponseStarted, content_type: str
     ) -> AsyncGenerator[StreamEvent, None]:
-        text = (await response.aread()).decode("utf-8", "replace")
+        text = await self._error_text(response)
         raise ProtocolError(
             f"unexpected content type {content_type or '(none)'}: "
-            f"{error_from_body(None, text, started.headers).message}",
+            f"{error_from_body(None, text, started.headers, secrets=self._secrets()).message}",
             **_ids(started),
         )
         yield  # an async generator, like the other readers
@@ -224,16 +251,31 @@ class Client:
     async def _list_models(self) -> list[str]:
         if self._setup_error is not None:
             raise self._setup_error
-        url = models_url(self.endpoint.url)
+        url = _checked_url(self.endpoint, lambda: models_url(self.endpoint.url))
+        headers = {"Accept-Encoding": ACCEPT_ENCODING, **auth_headers(self.endpoint)}
         try:
-            response = await self._http.get(url, headers=auth_headers(self.endpoint))
+            request = self._http.build_request("GET", url, headers=headers)
+        except httpx.InvalidURL as exc:
+            raise _bad_url(self.endpoint, exc) from None
+        try:
+            response = await self._http.send(request, stream=True)
         except httpx.HTTPError as exc:
             raise _transport_error(exc, self.endpoint, url) from None
-        headers = {k.lower(): v for k, v in response.headers.items()}
-        if response.status_code >= 400:
-            raise error_from_body(response.status_code, response.text, headers)
         try:
-            data = response.json()
+            resp_headers = {k.lower(): v for k, v in response.headers.items()}
+            if response.status_code >= 400:
+                raise error_from_body(response.status_code, await self._error_text(response),
+                                      resp_headers, secrets=self._secrets())
+            try:
+                raw, cut = await read_capped(response)
+            except (httpx.HTTPError, BodyError) as exc:
+                raise ProtocolError(f"{url} did not answer in full: {_reason(exc)}") from None
+        finally:
+            await response.aclose()
+        if cut:
+            raise TooLarge(f"the model list from {url} is over {size_text(MAX_BODY_BYTES)}")
+        try:
+            data = json.loads(raw)
         except ValueError:
             raise ProtocolError(f"{url} did not answer with JSON") from None
         items = data.get("data") or data.get("models") or [] if isinstance(data, dict) else []
@@ -263,12 +305,13 @@ class Client:
                 raise error from None
             if response.status_code < 400:
                 return sent_at, response
-            raw = await response.aread()
-            await response.aclose()
+            try:
+                text = await self._error_text(response)
+            finally:
+                await response.aclose()
             resp_headers = {k.lower(): v for k, v in response.headers.items()}
-            error = error_from_body(
-                response.status_code, raw.decode("utf-8", "replace"), resp_headers
-            )
+            error = error_from_body(response.status_code, text, resp_headers,
+                                    secrets=self._secrets())
             wait = _backoff(attempt + 1, error.retry_after)
             if (
                 response.status_code in RETRY_STATUSES
@@ -287,8 +330,14 @@ class Client:
         """POST, following redirects by hand so that no key ever reaches another origin."""
         origin = _origin(url)
         secret = {"authorization", "api-key"} | {k.lower() for k in self.endpoint.headers}
-        for _ in range(MAX_REDIRECTS + 1):
-            request = self._http.build_request("POST", url, json=body, headers=headers)
+        for hop in range(MAX_REDIRECTS + 1):
+            try:
+                request = self._http.build_request("POST", url, json=body, headers=headers)
+            except httpx.InvalidURL as exc:
+                if hop:
+                    raise ProtocolError(f"the server redirected to a URL that cannot be used: "
+                                        f"{exc}") from None
+                raise _bad_url(self.endpoint, exc) from None
             response = await self._http.send(request, stream=True)
             location = response.headers.get("location")
             if response.status_code not in _REDIRECTS or not location:
@@ -302,13 +351,27 @@ class Client:
 
     # -- reading ---------------------------------------------------------------------------
 
+    async def _error_text(self, response: httpx.Response) -> str:
+        """An error body or unexpected page as text: its first `MAX_BODY_BYTES` (the rest is
+        never read), a secret's beginning left at that cut hidden."""
+        try:
+            raw, cut = await read_capped(response)
+        except (httpx.HTTPError, BodyError) as exc:
+            return f"(the body could not be read: {_reason(exc)})"
+        text = raw.decode("utf-8", "replace")
+        if cut:
+            secrets = self._secrets()
+            text = hide_secret_at_end(hide_secrets(text, secrets), secrets)
+        return text
+
     async def _read_sse(
-        self, response: httpx.Response, started: ResponseStarted, sent_at: float
+        self, response: httpx.Response, started: ResponseStarted, sent_at: float,
+        secrets: list[str],
     ) -> AsyncGenerator[StreamEvent, None]:
-        state = _StreamState(sent_at)
+        state = _StreamState(sent_at, secrets)
         done = saw_event = False
         decoder = SSEDecoder()
-        chunks = response.aiter_bytes()
+        chunks = counted(response, MAX_STREAM_BYTES)
         try:
             while not done:
                 chunk = await anext(chunks, None)  # None: the end (the decoder's last events)
@@ -331,6 +394,15 @@ class Client:
                 f"the connection broke before the reply was complete ({_reason(exc)})",
                 **_ids(started),
             ) from None
+        except EventTooLarge as exc:
+            raise TooLarge(str(exc), **_ids(started)) from None
+        except BodyTooLarge:
+            raise TooLarge(f"the server sent over {size_text(MAX_STREAM_BYTES)} in one reply",
+                           **_ids(started)) from None
+        except BadEncoding as exc:
+            raise _bad_encoding(started, exc) from None
+        finally:
+            await chunks.aclose()
         if not saw_event:
             raise EmptyStream(
                 "the server accepted the request but sent no reply at all "
@@ -358,21 +430,28 @@ class Client:
         self, response: httpx.Response, started: ResponseStarted, sent_at: float
     ) -> AsyncGenerator[StreamEvent, None]:
         try:
-            raw = (await response.aread()).decode("utf-8", "replace")
+            data, cut = await read_capped(response)
         except httpx.ReadTimeout:
             raise StreamTimeout(
                 f"no answer from the server for {self.endpoint.read_timeout:g} s", **_ids(started)
             ) from None
         except httpx.HTTPError as exc:
             raise TruncatedStream(f"the connection broke ({_reason(exc)})", **_ids(started)) from None
+        except BadEncoding as exc:
+            raise _bad_encoding(started, exc) from None
+        if cut:
+            raise TooLarge(f"the server sent a JSON response over {size_text(MAX_BODY_BYTES)}",
+                           **_ids(started))
+        raw = data.decode("utf-8", "replace")
         try:
             obj = json.loads(raw)
         except ValueError:
-            raise ProtocolError(f"unreadable JSON from the server: {raw[:200]!r}",
-                                **_ids(started)) from None
+            raise ProtocolError(
+                f"unreadable JSON from the server: {excerpt(raw, 200, self._secrets())!r}",
+                **_ids(started)) from None
         if isinstance(obj, dict) and obj.get("error") and not obj.get("choices"):
-            raise error_from_body(started.status, raw, started.headers)
-        state = _StreamState(sent_at)
+            raise error_from_body(started.status, raw, started.headers, secrets=self._secrets())
+        state = _StreamState(sent_at, [])
         delta = state.add(obj)
         if delta:
             yield TextDelta(delta)
@@ -388,7 +467,7 @@ def _event_text(sse: ServerSentEvent, state: _StreamState, started: ResponseStar
     """The text one event adds (or `_DONE`); raises the error an event carries."""
     data = sse.data
     if sse.event == "error":
-        raise error_from_body(200, data, started.headers, in_stream=True)
+        raise error_from_body(200, data, started.headers, in_stream=True, secrets=state.secrets)
     stripped = data.strip()
     if stripped == "[DONE]":
         return _DONE
@@ -397,18 +476,20 @@ def _event_text(sse: ServerSentEvent, state: _StreamState, started: ResponseStar
     try:
         obj = json.loads(data)
     except ValueError:
-        raise ProtocolError(f"unreadable event from the server: {data[:200]!r}",
-                            **_ids(started)) from None
+        raise ProtocolError(
+            f"unreadable event from the server: {excerpt(data, 200, state.secrets)!r}",
+            **_ids(started)) from None
     if isinstance(obj, dict) and obj.get("error") and not obj.get("choices"):
-        raise error_from_body(200, data, started.headers, in_stream=True)
+        raise error_from_body(200, data, started.headers, in_stream=True, secrets=state.secrets)
     return state.add(obj)
 
 
 class _StreamState:
     """Running totals of one reply: text count, finish, usage, timings."""
 
-    def __init__(self, sent_at: float) -> None:
+    def __init__(self, sent_at: float, secrets: list[str]) -> None:
         self.sent_at = sent_at
+        self.secrets = secrets  # hidden in error text before it is cut
         self.first_at: float | None = None
         self.tokens = 0
         self.finish_reason: str | None = None
@@ -464,6 +545,36 @@ def _backoff(attempt: int, retry_after: float | None) -> float:
 
 def _reason(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
+
+
+def _bad_encoding(started: ResponseStarted, exc: BadEncoding) -> ProtocolError:
+    encoding = started.headers.get("content-encoding", "")
+    return ProtocolError(f"the server's {encoding} body cannot be decoded: {exc}", **_ids(started))
+
+
+def _hide_userinfo(text: str) -> str:
+    """`text` without the `user:password@` of any URL in it (a credential too)."""
+    return re.sub(r"//[^/@\s]*@", "//", text)
+
+
+def _bad_url(endpoint: Endpoint, exc: Exception) -> EndpointError:
+    return EndpointError(f"the URL of endpoint {endpoint.name!r} cannot be used ({exc}): "
+                         f"{_hide_userinfo(endpoint.url)}")
+
+
+def _checked_url(endpoint: Endpoint, make: Callable[[], str]) -> str:
+    """The URL `make` builds from the endpoint's, or an `EndpointError` saying what is wrong
+    with it (no scheme, a scheme httpx cannot use, no host, a broken IPv6 address)."""
+    try:
+        url = make()
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError as exc:
+        raise _bad_url(endpoint, exc) from None
+    if parts.scheme.lower() not in ("http", "https") or not host:
+        raise EndpointError(f"the URL of endpoint {endpoint.name!r} must start with http:// "
+                            f"or https:// and name a host: {_hide_userinfo(endpoint.url)}")
+    return url
 
 
 def _without_userinfo(url: str) -> str:

@@ -13,6 +13,10 @@ with ":" is a comment; "field: value" (one optional space after the colon); `dat
 joined with "\\n"; an `event` field names the event ("message" when absent); `id` and `retry`
 are kept only to decide, as httpx-sse does, whether an empty line dispatches an event. Text is
 UTF-8, decoded per line (a line break is never inside a UTF-8 sequence), bad bytes replaced.
+
+A hostile server may send one endless line: the decoder stays linear in the bytes it is fed
+(a line longer than a few KiB is kept in pieces, joined once when it ends) and refuses an event
+whose data lines and unfinished line pass `MAX_EVENT_BYTES` (`EventTooLarge`).
 """
 
 from __future__ import annotations
@@ -26,11 +30,34 @@ class ServerSentEvent:
     data: str = ""
 
 
+#: The largest event a server may send: data lines and the line being read, in bytes.
+MAX_EVENT_BYTES = 1 << 20
+
+
+class EventTooLarge(ValueError):
+    """One event (or one line) grew past the decoder's limit; nothing more is decoded."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"the server sent an event over {_size(limit)}")
+        self.limit = limit
+
+
+def _size(n: int) -> str:
+    return f"{n >> 20} MiB" if n >= 1 << 20 and not n % (1 << 20) else f"{n:,} bytes"
+
+
 class SSEDecoder:
-    def __init__(self) -> None:
-        self._pending = b""  # an unfinished line (bytes after the last line break)
+    """Feed it chunks of bytes, get events. Raises `EventTooLarge` once an event passes
+    `max_event` bytes."""
+
+    def __init__(self, max_event: int = MAX_EVENT_BYTES) -> None:
+        self._pending = b""  # an unfinished line (bytes after the last line break) ...
+        self._more: list[bytes] = []  # ... and the chunks since, while the line goes on
+        self._more_size = 0
         self._event = ""
         self._data: list[str] = []
+        self._size = 0  # bytes of the event's data lines so far
+        self._max = max_event
         self._last_id = ""  # kept across events, as the spec says
         self._retry: int | None = None
         self._first = True  # a byte-order mark may start the stream
@@ -41,11 +68,27 @@ class SSEDecoder:
             self._first = False
             if chunk.startswith(b"\xef\xbb\xbf"):
                 chunk = chunk[3:]
-        if (not self._pending and not self._data and not self._event and self._retry is None
+        pending = self._pending
+        if self._more or len(pending) > 4096:
+            # Within a long line: only a chunk with a line break (or after a CR) ends it, and
+            # the pieces are joined only then, so each byte is searched and copied once.
+            if (b"\n" not in chunk and b"\r" not in chunk
+                    and not (self._more[-1] if self._more else pending).endswith(b"\r")):
+                self._more.append(chunk)
+                self._more_size += len(chunk)
+                if self._size + len(pending) + self._more_size > self._max:
+                    self._fail()
+                return []
+            buffer = b"".join([pending, *self._more, chunk])
+            self._more, self._more_size = [], 0
+        elif (not pending and not self._data and not self._event and self._retry is None
                 and chunk.startswith(b"data: ") and chunk.endswith(b"\n\n")
                 and chunk.count(b"\n") == 2 and b"\r" not in chunk):
+            if len(chunk) - 8 > self._max:
+                raise EventTooLarge(self._max)
             return [ServerSentEvent("message", chunk[6:-2].decode("utf-8", "replace"))]
-        buffer = self._pending + chunk
+        else:
+            buffer = pending + chunk
         # A CR at the very end may be the first half of a CRLF: wait for the next byte.
         cut = len(buffer) - 1 if buffer.endswith(b"\r") else len(buffer)
         lines = buffer[:cut].splitlines(keepends=True)
@@ -55,7 +98,7 @@ class SSEDecoder:
             self._pending = buffer[cut:]
         events = []
         for raw in lines:
-            event = self._line(raw.rstrip(b"\r\n").decode("utf-8", "replace"))
+            event = self._line(raw.rstrip(b"\r\n").decode("utf-8", "replace"), len(raw))
             if event is not None:
                 events.append(event)
         return events
@@ -63,16 +106,24 @@ class SSEDecoder:
     def close(self) -> list[ServerSentEvent]:
         """The end of the stream: a last line without a line break still counts as a line
         (a lone CR completes a blank one); an event not followed by a blank line is dropped."""
-        pending, self._pending = self._pending, b""
-        event = self._line(pending.rstrip(b"\r").decode("utf-8", "replace")) if pending else None
+        pending = b"".join([self._pending, *self._more])
+        self._pending, self._more, self._more_size = b"", [], 0
+        line = pending.rstrip(b"\r").decode("utf-8", "replace")
+        event = self._line(line, len(pending)) if pending else None
         return [event] if event is not None else []
 
-    def _line(self, line: str) -> ServerSentEvent | None:
+    def _fail(self) -> None:
+        # Nothing is held after the failure.
+        self._pending, self._more, self._more_size, self._data = b"", [], 0, []
+        raise EventTooLarge(self._max)
+
+    def _line(self, line: str, size: int) -> ServerSentEvent | None:
+        """One line without its line break (`size` bytes with it)."""
         if not line:
             if not (self._event or self._data or self._last_id or self._retry is not None):
                 return None
             event = ServerSentEvent(self._event or "message", "\n".join(self._data))
-            self._event, self._data, self._retry = "", [], None
+            self._event, self._data, self._retry, self._size = "", [], None, 0
             return event
         if line.startswith(":"):
             return None
@@ -81,6 +132,9 @@ class SSEDecoder:
             value = value[1:]
         if name == "data":
             self._data.append(value)
+            self._size += size
+            if self._size > self._max:
+                self._fail()
         elif name == "event":
             self._event = value
         elif name == "id":

@@ -16,12 +16,13 @@ from .scripts import (
     sse_events,
     stall_after,
 )
-from .server import Close, FakeServer, ReceivedRequest, Response, Send, Sleep, Step
+from .server import Close, FakeServer, ReceivedRequest, Repeat, Response, Send, Sleep, Step
 
 __all__ = [
     "Close",
     "FakeServer",
     "ReceivedRequest",
+    "Repeat",
     "Response",
     "Send",
     "Sleep",

@@ -34,11 +34,21 @@ class Sleep:
 
 
 @dataclass
+class Repeat:
+    """Write ``data`` ``times`` times (``None``: until the client hangs up), ``pause`` seconds
+    apart: an endless body, a flood, a slow drip. Each write is one HTTP chunk when chunked."""
+
+    data: bytes
+    times: int | None = None
+    pause: float = 0.0
+
+
+@dataclass
 class Close:
     """Abort the connection at this point: no chunked terminator, no flush of later steps."""
 
 
-Step = Send | Sleep | Close
+Step = Send | Sleep | Repeat | Close
 
 
 @dataclass
@@ -90,6 +100,19 @@ class _ClientGone(Exception):
 def _json_response(obj: Any, status: int = 200) -> Response:
     data = json.dumps(obj).encode()
     return Response(status, {"content-type": "application/json"}, [Send(data)], chunked=False)
+
+
+def _length(steps: list[Step]) -> int:
+    """The Content-Length of a response that is not chunked."""
+    total = 0
+    for step in steps:
+        if isinstance(step, Send):
+            total += len(step.data)
+        elif isinstance(step, Repeat):
+            if step.times is None:
+                raise ValueError("an endless Repeat needs chunked=True")
+            total += len(step.data) * step.times
+    return total
 
 
 def _no_script(request: ReceivedRequest) -> Response:
@@ -270,7 +293,7 @@ class FakeServer:
         keep_alive = not aborts and request.headers.get("connection", "").lower() != "close"
         length = None
         if not response.chunked:
-            length = sum(len(s.data) for s in response.steps if isinstance(s, Send))
+            length = _length(response.steps)
         head = http11.response_head(
             response.status, response.reason, response.headers,
             content_length=length, keep_alive=keep_alive,
@@ -282,6 +305,8 @@ class FakeServer:
                 return False
             if isinstance(step, Sleep):
                 await self._sleep(reader, writer, step.seconds)
+            elif isinstance(step, Repeat):
+                await self._repeat(reader, writer, step, response.chunked)
             elif step.data:
                 data = step.data
                 if response.chunked:
@@ -290,6 +315,15 @@ class FakeServer:
         if response.chunked:
             await self._write(reader, writer, http11.LAST_CHUNK)
         return keep_alive
+
+    async def _repeat(self, reader: Reader, writer: Writer, step: Repeat, chunked: bool) -> None:
+        data = http11.chunk(step.data) if chunked else step.data
+        done = 0
+        while step.times is None or done < step.times:
+            if step.pause and done:
+                await self._sleep(reader, writer, step.pause)
+            await self._write(reader, writer, data)
+            done += 1
 
     @staticmethod
     def _client_gone(reader: Reader, writer: Writer) -> bool:

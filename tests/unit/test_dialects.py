@@ -20,11 +20,14 @@ from llama_tui.client.dialects import (
     resolve_url,
 )
 from llama_tui.client.events import (
+    KEY_HIDDEN,
     ApiError,
     CategoryResult,
     ContentFilterError,
     ContentFilterResult,
     StreamError,
+    excerpt,
+    hide_secret_at_end,
 )
 from llama_tui.model import DEFAULT_MAX_TOKENS, Endpoint, GenerationParams, Usage
 
@@ -455,3 +458,33 @@ def test_summary_shows_all_categories_when_none_tripped() -> None:
                                   CategoryResult("profanity", False)))
     assert result.summary() == ("sexual: severity medium; jailbreak: not detected; "
                                 "profanity: severity unknown")
+
+
+# -- secrets in cut error text --------------------------------------------------------------------
+
+KEY40 = "sk-" + "aB3dE5fG7hJ9kL1mN2pQ4rS6tU8vW0xY" + "z1234"
+
+
+@pytest.mark.parametrize("at", range(260, 301))
+def test_a_key_in_an_error_page_is_hidden_before_the_cut(at: int) -> None:
+    page = "<p>" + "v" * (at - 3) + KEY40 + " rejected" + " pad" * 100 + "</p>"
+    error = error_from_body(401, page, {}, secrets=[KEY40])
+    for text in (error.message, error.body or ""):
+        assert not any(KEY40[:n] in text for n in range(8, len(KEY40) + 1)), text
+    assert len(error.message) <= 300 + len(KEY_HIDDEN)
+
+
+def test_excerpt_hides_a_key_prefix_only_at_the_cut_and_only_from_8_characters() -> None:
+    assert excerpt("a" * 10 + KEY40, 20, [KEY40]) == "a" * 10 + KEY_HIDDEN[:7] + "..."
+    # A text holding only the key's beginning (cut before, as a body at its 1 MiB cap is).
+    assert excerpt("a" * 5 + KEY40[:20], 20, [KEY40]) == "a" * 5 + KEY_HIDDEN + "..."
+    assert excerpt("a" * 13 + KEY40[:20], 20, [KEY40]) == "a" * 13 + KEY40[:4] + "..."  # short
+    assert excerpt("short", 20, [KEY40]) == "short"
+    assert hide_secret_at_end("x" + KEY40[:8], [KEY40]) == "x" + KEY_HIDDEN
+    assert hide_secret_at_end("x" + KEY40[:7], [KEY40]) == "x" + KEY40[:7]
+
+
+def test_a_json_error_message_is_hidden_and_cut() -> None:
+    body = json.dumps({"error": {"message": "bad key " + KEY40 + " " + "z" * 5000}})
+    error = error_from_body(401, body, {}, secrets=[KEY40])
+    assert error.message.startswith("bad key " + KEY_HIDDEN) and len(error.message) <= 2000

@@ -53,7 +53,7 @@ def run_ask(args: argparse.Namespace) -> int:
         out.reconfigure(errors="replace")
     printer = _Printer(out, sanitize_output=out.isatty())
     if store is not None:
-        store.save(conversation)
+        _save(store, conversation)
     try:
         code, reply = asyncio.run(_stream(endpoint, request, printer))
     except KeyboardInterrupt:
@@ -63,9 +63,19 @@ def run_ask(args: argparse.Namespace) -> int:
     if store is not None:
         finish_reply(conversation, reply.text, reply.finish_reason, stats=reply.stats,
                      usage=reply.usage, error=reply.error)
-        store.save(conversation)
+        _save(store, conversation)
         err(f"saved to conversation {conversation.id}")
     return code
+
+
+def _save(store: ConversationStore, conversation: Conversation) -> None:
+    """Save; on a conflict the copy's id and title become the conversation's (later saves of
+    this run go to the copy) and stderr says so."""
+    result = store.save(conversation)
+    if result.renamed_to is not None:
+        conversation.id, conversation.title = result.renamed_to
+        err(f"conversation {result.conflict_with} was changed by another program; "
+            f"this exchange is saved as a copy ({conversation.id})")
 
 
 # -- building the request -------------------------------------------------------------------

@@ -186,6 +186,8 @@ class LlamaApp(App[int]):
                     await asyncio.wait([writing])
                     if writing.exception() is not None:  # a failed last save: stays unsaved
                         self._unsaved[old_id] = conv
+                    elif renamed := writing.result().renamed_to:
+                        conv.id, conv.title = renamed
                     raise
             except (OSError, CodecError) as exc:
                 transient = isinstance(exc, OSError)
@@ -203,6 +205,8 @@ class LlamaApp(App[int]):
                 return
             if self._unsaved.pop(old_id, None) is not None:
                 self.notify(f"Saved {conv.title!r} after all.", markup=False)
+            if result.renamed_to is not None:  # a conflict copy: this object is the copy now
+                conv.id, conv.title = result.renamed_to
             if result.conflict_with:
                 self.notify(f"{result.conflict_with}.toml was changed by another program; "
                             f"your version was saved as a copy ({conv.id}).", severity="warning",

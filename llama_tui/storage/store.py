@@ -247,7 +247,7 @@ class ConversationStore:
         if not raw.strip():
             raise codec.CodecError(f"{path.name}: {_EMPTY}")
         try:
-            conv = codec.loads(raw.decode("utf-8"), fallback_id=ids.stem(path.name))
+            conv = _decode(_parse_toml(raw.decode("utf-8")), path)
         except UnicodeDecodeError:
             raise codec.CodecError(f"{path.name}: not UTF-8 text") from None
         except codec.CodecError as exc:
@@ -428,13 +428,24 @@ def read_summary(path: Path) -> Summary:
             data = None
     if data is None or ("id" not in data and "title" not in data):
         full = head if whole else read_regular(path)[0]
-        try:
-            data = tomllib.loads(full.decode("utf-8"))
-        except tomllib.TOMLDecodeError as exc:
-            raise codec.CodecError(f"not valid TOML: {exc}") from None
-    conv = codec.decode({k: v for k, v in data.items() if k not in ("messages", "params")},
-                        fallback_id=path.stem)
+        data = _parse_toml(full.decode("utf-8"))
+    conv = _decode({k: v for k, v in data.items() if k not in ("messages", "params")}, path)
     return summarize(conv, path)
+
+
+def _parse_toml(text: str) -> dict[str, Any]:
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise codec.CodecError(f"not valid TOML: {exc}") from None
+
+
+def _decode(data: dict[str, Any], path: Path) -> Conversation:
+    """`codec.decode`, where an id that is empty or not a string counts as absent: the file's
+    stem stands in, and the caller judges whichever id results (see `ids`)."""
+    if "id" in data and not (isinstance(data["id"], str) and data["id"]):
+        data = {k: v for k, v in data.items() if k != "id"}
+    return codec.decode(data, fallback_id=ids.stem(path.name))
 
 
 def _quick_summary(data: dict[str, Any] | None, path: Path) -> Summary | None:

@@ -24,6 +24,7 @@ from llama_tui.export import (
     write_exports,
 )
 from llama_tui.model import Conversation, Role
+from llama_tui.sanitize import sanitize
 from llama_tui.storage.codec import CodecError
 from llama_tui.storage.store import StoreError, Trashed
 from llama_tui.ui.widgets.conversation_list import ConversationList
@@ -59,7 +60,7 @@ class ManageActions:
             try:
                 return self.app.store.load(conv_id)
             except (CodecError, StoreError) as exc:
-                self.notify(str(exc), severity="error", markup=False)
+                self.notify(sanitize(str(exc)), severity="error", markup=False)
                 return None
         if self.current is not None and self.current.messages:
             return self.current
@@ -95,7 +96,7 @@ class ManageActions:
         try:
             trashed = await asyncio.to_thread(self.app.store.delete, conv.id)
         except (OSError, StoreError) as exc:
-            self.notify(f"Could not delete: {exc}", severity="error", markup=False)
+            self.notify(sanitize(f"Could not delete: {exc}"), severity="error", markup=False)
             return
         self._last_deleted = (trashed, conv.id, conv.title)
         if self.current is not None and self.current.id == conv.id:
@@ -111,7 +112,7 @@ class ManageActions:
         try:
             await asyncio.to_thread(self.app.store.restore, trashed)
         except (OSError, StoreError) as exc:
-            self.notify(f"Could not restore: {exc}", severity="error", markup=False)
+            self.notify(sanitize(f"Could not restore: {exc}"), severity="error", markup=False)
             return
         self._last_deleted = None
         self.refresh_list()
@@ -156,7 +157,7 @@ class ManageActions:
             try:
                 conv = await asyncio.to_thread(read_import, Path(path).expanduser())
             except ConversationImportError as exc:
-                self.notify(str(exc), title="Import failed", severity="error", markup=False)
+                self.notify(sanitize(str(exc)), title="Import failed", severity="error", markup=False)
                 return
             await self.app.save(conv)
             self.upsert(conv)

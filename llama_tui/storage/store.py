@@ -98,8 +98,11 @@ class ConversationStore:
         self.directory = directory or paths.conversations_dir()
         self.index_path = index_path or paths.index_file()
         self._lock = threading.RLock()
-        #: id -> the real file holding it (ids from files never become paths).
+        #: id -> the real file holding it, as last listed (ids from files never become paths).
         self._paths: dict[str, Path] = {}
+        #: id -> the file a conversation was loaded from or saved to: where it is saved, even
+        #: when a later scan gives that id to another file (one that appeared named after it).
+        self._homes: dict[str, Path] = {}
         #: file name -> (the id it declares, the id it was given), see `ids`.
         self._ids: dict[str, tuple[str, str]] = {}
         #: Each file as we last read or wrote it, for conflict checks.
@@ -247,7 +250,7 @@ class ConversationStore:
         declared = conv.id
         with self._lock:
             conv.id = self._id_of(path, declared)
-            self._paths[conv.id] = path
+            self._paths[conv.id] = self._homes[conv.id] = path
             self._ids[path.name] = (declared, conv.id)
             self._seen[path] = _Seen.of(st, raw)
         return conv
@@ -272,8 +275,8 @@ class ConversationStore:
         in `SaveResult.renamed_to`. Raises OSError (disk full, read-only), CodecError or
         StoreError; then nothing changed on disk."""
         with self._lock:
-            path = self.path_for(conv.id)
-            if not self._conflict(path):
+            path = self._homes.get(conv.id) or self.path_for(conv.id)
+            if not self._conflict(path, conv.id):
                 data = codec.dumps(conv).encode("utf-8")
                 return SaveResult(self._write(conv.id, path, data))
             renamed = new_id(), f"{conv.title} (conflict copy)"
@@ -283,17 +286,27 @@ class ConversationStore:
         log.warning("%s changed on disk; saved a conflict copy %s", path.name, written.name)
         return SaveResult(written, conflict_with=conv.id, renamed_to=renamed)
 
-    def _conflict(self, path: Path) -> bool:
+    def _conflict(self, path: Path, conv_id: str) -> bool:
+        """Whether writing `conv_id` as `path` would overwrite someone else's work (lock held)."""
         seen = self._seen.get(path)
         if seen is not None:
             return seen.changed(path)
-        return os.path.lexists(path)  # someone else's file, never read: not ours to replace
+        if not os.path.lexists(path):
+            return False
+        # A file we never read: another instance's copy of this conversation may be replaced
+        # (as that instance would replace ours), another conversation's file never.
+        try:
+            declared = read_summary(path).id
+        except (codec.CodecError, OSError, UnicodeDecodeError):
+            return True
+        exists = lambda name: os.path.lexists(self.directory / name)  # noqa: E731
+        return ids.claim(declared, path.name, exists) != conv_id
 
     def _write(self, conv_id: str, path: Path, data: bytes) -> Path:
         """Write `data` as `path` (lock held). A symlink stays a link: its target is replaced."""
         target = write_target(path)
         atomic_write(target, data)
-        self._paths[conv_id] = path
+        self._paths[conv_id] = self._homes[conv_id] = path
         self._ids[path.name] = (conv_id, conv_id)
         self._seen[path] = _Seen.of(target.stat(), data)
         return path
@@ -318,6 +331,8 @@ class ConversationStore:
                 with contextlib.suppress(OSError):
                     os.chmod(target, target.stat().st_mode & 0o600)
             self._paths.pop(conv_id, None)
+            if self._homes.get(conv_id) == path:
+                del self._homes[conv_id]
             self._ids.pop(path.name, None)
             self._seen.pop(path, None)
         return Trashed(target, path.name, conv_id)

@@ -143,6 +143,28 @@ def test_a_new_conversation_never_overwrites_a_file_it_never_read(folder: Path) 
     assert (folder / f"{result.renamed_to[0]}.toml").exists()
 
 
+def test_another_instances_copy_of_the_same_conversation_may_be_replaced(folder: Path) -> None:
+    write_raw(folder, "01SAME.toml", "01SAME", title="theirs")
+    result = new_store(folder).save(conv("01SAME", title="mine"))  # never read it, same id
+    assert result.conflict_with is None
+    assert codec.loads((folder / "01SAME.toml").read_text("utf-8")).title == "mine"
+
+
+def test_a_conversation_is_saved_to_its_own_file_after_a_rescan_moves_its_id(
+        folder: Path) -> None:
+    write_raw(folder, "Y.toml", "X", title="from Y")  # id X, and no X.toml: it keeps X
+    s = new_store(folder)
+    assert [(x.id, x.path.name) for x in s.scan()[0]] == [("X", "Y.toml")]
+    mine = s.load("X")
+    write_raw(folder, "X.toml", "X", title="a new X.toml")  # now the id belongs to X.toml
+    assert {x.path.name: x.id for x in s.scan()[0]} == {"X.toml": "X", "Y.toml": "Y"}
+    mine.messages.append(Message(Role.USER, "still mine", created_at=T0))
+    assert s.save(mine).path == folder / "Y.toml"
+    assert codec.loads((folder / "X.toml").read_text("utf-8")).title == "a new X.toml"
+    assert codec.loads((folder / "Y.toml").read_text("utf-8")).messages[-1].content == \
+        "still mine"
+
+
 # -- files that are not conversation files -------------------------------------------------
 
 def hostile_folder(folder: Path) -> dict[str, str]:

@@ -402,10 +402,7 @@ class ReplyEngine:
                 return None
             result = self.store.save(pending)
             writer.written = number
-            renamed = getattr(result, "renamed_to", None)
-            if renamed is None and result.conflict_with:  # TODO: the store's new API
-                renamed = (pending.id, pending.title)
-            return renamed or ()
+            return result.renamed_to or ()
 
     def _saved(self, writer: _Writer, result: Written) -> None:
         conv = writer.conversation

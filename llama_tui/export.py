@@ -5,11 +5,14 @@ from __future__ import annotations
 import copy
 import json
 import tomllib
+import unicodedata
 from pathlib import Path
 from typing import Any
 
 from llama_tui.model import Conversation, Message, new_id, utcnow
-from llama_tui.storage import codec
+from llama_tui.storage import codec, ids
+from llama_tui.storage.atomic import atomic_write
+from llama_tui.storage.files import MAX_CONVERSATION_BYTES, read_regular
 
 
 def to_markdown(conv: Conversation) -> str:
@@ -37,6 +40,35 @@ def to_json(conv: Conversation) -> str:
     return json.dumps(codec.encode(conv), default=default, ensure_ascii=False, indent=2) + "\n"
 
 
+def slug(title: str, limit: int = 40, max_bytes: int = 96) -> str:
+    """A file-name part from a title: letters, marks and digits of any script kept
+    (`日本語の質問`, `हिन्दी` stay), every other run (spaces, `/`, `.`, controls, punctuation,
+    symbols) one `-`, lower case; at most `limit` characters and `max_bytes` UTF-8 bytes (a
+    file name has 255 bytes, and the id and a temp file's affixes need their share)."""
+    out: list[str] = []
+    size = 0
+    for char in unicodedata.normalize("NFC", title.lower()):
+        keep = unicodedata.category(char)[0] in "LMN"
+        piece = char if keep else "-"
+        if not keep and (not out or out[-1] == "-"):
+            continue
+        size += len(piece.encode("utf-8"))
+        if len(out) >= limit or size > max_bytes:
+            break
+        out.append(piece)
+    return "".join(out).strip("-") or "conversation"
+
+
+def write_exports(conv: Conversation, folder: Path) -> Path:
+    """`<slug>-<id>.md` and `.json` in `folder`, written atomically and private (0600 at
+    most, less under a stricter umask). Returns the common path without the suffix."""
+    conv_id = conv.id if ids.is_safe_id(conv.id) else slug(conv.id, 64)
+    base = folder / f"{slug(conv.title)}-{conv_id}"
+    atomic_write(base.with_name(base.name + ".md"), to_markdown(conv).encode("utf-8"))
+    atomic_write(base.with_name(base.name + ".json"), to_json(conv).encode("utf-8"))
+    return base
+
+
 class ConversationImportError(ValueError):
     """A file that cannot be imported, with the reason in words."""
 
@@ -44,7 +76,7 @@ class ConversationImportError(ValueError):
 def read_import(path: Path) -> Conversation:
     """A conversation from a JSON export or a llama-tui TOML file, under a fresh id."""
     try:
-        raw = path.read_text("utf-8")
+        raw = read_regular(path, MAX_CONVERSATION_BYTES)[0].decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConversationImportError(f"{path}: cannot read: {exc}") from None
     try:

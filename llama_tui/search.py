@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from llama_tui.storage import codec
+from llama_tui.storage.files import read_regular
 from llama_tui.storage.store import Summary
 
 
@@ -52,8 +53,8 @@ def search(summaries: Iterable[Summary], query: str, limit: int = 200) -> list[H
     for summary in summaries:
         if needle in summary.title.casefold():
             hits.append(Hit(summary.id, summary.title, summary.path, -1, summary.title))
-        try:
-            data = summary.path.read_bytes()
+        try:  # bounded: a FIFO or /dev/zero planted since the listing must not hang it
+            data = read_regular(summary.path)[0]
         except OSError:
             continue
         if probe is not None and probe not in data.lower():

@@ -20,7 +20,15 @@ from llama_tui import paths
 from llama_tui.cli import EXIT_FAILED, EXIT_FILTERED, EXIT_OK, UsageError, err
 from llama_tui.client import ApiError, Client, GenerationRequest
 from llama_tui.config import Config, hide_keys_in_logs, insecure_warning, load_config, resolve_key
-from llama_tui.engine import CANCELLED, INTERRUPTED, EngineEvent, Reply, ReplyEngine, TextGrew
+from llama_tui.engine import (
+    CANCELLED,
+    INTERRUPTED,
+    EngineEvent,
+    Reply,
+    ReplyEngine,
+    Saved,
+    TextGrew,
+)
 from llama_tui.model import AUTH_SCHEMES, Conversation, Endpoint, GenerationParams, Mode
 from llama_tui.prompts import (
     PromptFormatError,
@@ -52,7 +60,7 @@ def run_ask(args: argparse.Namespace) -> int:
         out.reconfigure(errors="replace")
     printer = _Printer(out)
     if store is not None:
-        store.save(conversation)
+        _save(store, conversation)
     engine = ReplyEngine(store)
     code = asyncio.run(_stream(engine, endpoint, request, conversation, printer, raw=args.raw))
     if printer.closed:
@@ -63,6 +71,16 @@ def run_ask(args: argparse.Namespace) -> int:
             return code or EXIT_FAILED
         err(f"saved to conversation {conversation.id}")
     return code
+
+
+def _save(store: ConversationStore, conversation: Conversation) -> None:
+    """Save; on a conflict the copy's id and title become the conversation's (later saves of
+    this run go to the copy) and stderr says so."""
+    result = store.save(conversation)
+    if result.renamed_to is not None:
+        conversation.id, conversation.title = result.renamed_to
+        err(f"conversation {result.conflict_with} was changed by another program; "
+            f"this exchange is saved as a copy ({conversation.id})")
 
 
 # -- building the request -------------------------------------------------------------------
@@ -269,6 +287,9 @@ async def _stream(
         loop.add_signal_handler(sig, on_signal, sig)
 
     def listen(event: EngineEvent) -> None:
+        if isinstance(event, Saved) and event.conflict_with:
+            _say(f"conversation {event.conflict_with} was changed by another program; "
+                 f"this exchange is saved as a copy ({event.conversation.id})")
         try:
             printer.on_event(event)
         except _StdoutClosed:

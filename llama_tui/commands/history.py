@@ -11,20 +11,24 @@ from llama_tui.sanitize import sanitize
 
 
 def run_list(args: argparse.Namespace) -> int:
+    """One line per conversation on stdout, one `skipped` line per unreadable file on stderr.
+    Every field passes `sanitize` (file names, ids and titles are whatever is on disk, and a
+    pipe often ends in a terminal too); whitespace runs in titles become one space so each
+    conversation stays one tab-separated line."""
     from llama_tui.storage.store import ConversationStore
 
     summaries, problems = ConversationStore().scan()
-    out = sys.stdout
-    safe = out.isatty()
-    lines = []
-    for s in summaries:
-        title = " ".join(s.title.split())
-        lines.append(f"{s.id}\t{s.updated_at:%Y-%m-%d %H:%M}\t{sanitize(title) if safe else title}")
-    out.write("\n".join(lines) + ("\n" if lines else ""))
-    out.flush()
+    lines = [f"{_field(s.id)}\t{s.updated_at:%Y-%m-%d %H:%M}\t{_field(s.title)}"
+             for s in summaries]
+    sys.stdout.write("\n".join(lines) + ("\n" if lines else ""))
+    sys.stdout.flush()
     for problem in problems:
-        err(f"skipped {problem}")
+        err(f"skipped {_field(str(problem))}")
     return EXIT_OK
+
+
+def _field(text: str) -> str:
+    return sanitize(" ".join(text.split()))
 
 
 def run_export(args: argparse.Namespace) -> int:
@@ -34,14 +38,15 @@ def run_export(args: argparse.Namespace) -> int:
     store = ConversationStore()
     summaries, _ = store.scan()
     matches = [s.id for s in summaries if s.id == args.id] or \
-        [s.id for s in summaries if s.id.startswith(args.id.upper())]
+        [s.id for s in summaries if s.id.upper().startswith(args.id.upper())]
     if len(matches) != 1:
-        raise UsageError(f"no conversation with id {args.id!r}" if not matches
-                         else f"{args.id!r} matches {len(matches)} conversations; give more of it")
+        shown = sanitize(repr(args.id))
+        raise UsageError(f"no conversation with id {shown}" if not matches
+                         else f"{shown} matches {len(matches)} conversations; give more of it")
     try:
         conv = store.load(matches[0])
     except (CodecError, StoreError) as exc:
-        err(str(exc))
+        err(sanitize(str(exc)))
         return EXIT_FAILED
     from llama_tui.export import to_json, to_markdown
 

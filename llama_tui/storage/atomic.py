@@ -8,21 +8,28 @@ import tempfile
 from pathlib import Path
 
 
-def atomic_write(path: Path, data: bytes, *, mode: int = 0o600) -> None:
+def atomic_write(path: Path, data: bytes, *, mode: int | None = None) -> None:
     """Temp file in the same directory, write, flush, fsync, rename, fsync the directory.
 
     A crash at any moment leaves either the previous file or the new one (plus, at worst, a
     `.<name>.<pid>.<random>.tmp` file that `cleanup_temp_files` removes later).
+
+    The file is private: created 0600 less the umask (umask 077 or 022 both give 0600; a
+    stricter umask gives less), never more, since conversations and exports are private
+    text. `mode` sets an exact mode instead.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    # mkstemp creates with 0600 and the kernel applies the umask: no process-wide umask
+    # call (racy with other threads) is needed to follow it.
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}.",
                                suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
+            if mode is not None:
+                os.fchmod(handle.fileno(), mode)
             os.fsync(handle.fileno())
-        os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):

@@ -8,44 +8,49 @@ reported and never touched.
 
 from __future__ import annotations
 
-import codecs
+import contextlib
+import dataclasses
 import hashlib
 import json
 import logging
 import os
-import re
 import shutil
-import tomllib
+import threading
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from llama_tui import paths
 from llama_tui.model import Conversation, new_id
-from llama_tui.storage import codec
+from llama_tui.storage import codec, ids
 from llama_tui.storage.atomic import atomic_write, cleanup_temp_files
+from llama_tui.storage.files import (
+    MAX_CONVERSATION_BYTES,
+    FileTooLarge,
+    NotRegularFile,
+    check_regular,
+    read_regular,
+    write_target,
+)
+from llama_tui.storage.summary import (
+    EMPTY,
+    Summary,
+    cached_summary,
+    decode,
+    parse_toml,
+    read_summary,
+    sort_summaries,
+    summarize,
+    summary_to_json,
+)
+
+__all__ = ["ConversationStore", "Problem", "SaveResult", "StoreError", "Summary", "Trashed",
+           "read_summary", "sort_summaries", "summarize"]
 
 log = logging.getLogger(__name__)
 
 INDEX_VERSION = 1
-#: An empty file is no conversation, even though it is valid (empty) TOML.
-_EMPTY = "the file is empty (a write that never finished, or another program's file)"
-_HEADER_BYTES = 16384
-_FIRST_BYTES = 2048
-
-
-@dataclass(frozen=True)
-class Summary:
-    """What the conversation list needs, without the messages."""
-
-    id: str
-    title: str
-    created_at: datetime
-    updated_at: datetime
-    path: Path
-    mode: str = "chat"
-    pinned: bool = False
+_INDEX_MAX_BYTES = 64 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -59,10 +64,25 @@ class Problem:
 
 @dataclass(frozen=True)
 class SaveResult:
+    """What `ConversationStore.save` did. The conversation passed in is never changed."""
+
+    #: The conversation's file in the folder (when it is a symlink, its target was written).
     path: Path
-    #: Set when the file had changed on disk since we read it: we wrote a copy under a new id
-    #: (the conversation object now carries it) and left the other writer's file alone.
+    #: Set when the file had changed on disk since we read it (or is a file we never read):
+    #: the id of the conversation whose file was left alone.
     conflict_with: str | None = None
+    #: With `conflict_with`: the (id, title) the copy was written under. The caller applies
+    #: them to its conversation, on its own thread, so later saves go to the copy.
+    renamed_to: tuple[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class Trashed:
+    """A deleted conversation's file in the trash, and the name to restore it under."""
+
+    path: Path
+    name: str
+    conv_id: str
 
 
 class StoreError(Exception):
@@ -70,10 +90,21 @@ class StoreError(Exception):
 
 
 class ConversationStore:
+    """The conversations folder. Safe to use from several threads at once (the list's scan
+    thread, save threads, the event loop): one lock guards the id/path maps and the record
+    of what was read, and is held for the whole of a save (check, then write)."""
+
     def __init__(self, directory: Path | None = None, index_path: Path | None = None) -> None:
         self.directory = directory or paths.conversations_dir()
         self.index_path = index_path or paths.index_file()
+        self._lock = threading.RLock()
+        #: id -> the real file holding it, as last listed (ids from files never become paths).
         self._paths: dict[str, Path] = {}
+        #: id -> the file a conversation was loaded from or saved to: where it is saved, even
+        #: when a later scan gives that id to another file (one that appeared named after it).
+        self._homes: dict[str, Path] = {}
+        #: file name -> (the id it declares, the id it was given), see `ids`.
+        self._ids: dict[str, tuple[str, str]] = {}
         #: Each file as we last read or wrote it, for conflict checks.
         self._seen: dict[Path, _Seen] = {}
 
@@ -89,31 +120,38 @@ class ConversationStore:
         recently modified ones); returns whether the listing is complete. A cold start with
         thousands of new files shows the newest at once and the rest after a full `scan`."""
         try:
-            self.directory.mkdir(parents=True, exist_ok=True)
+            self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
             entries = list(os.scandir(self.directory))
         except OSError as exc:  # a read-only or unreadable data folder: say so, list nothing
             return [], [Problem(self.directory, f"cannot use this folder: {exc.strerror}")], True
         cleanup_temp_files(self.directory)
         cache = self._read_index()
         fresh: dict[str, Any] = {}
-        summaries: list[Summary] = []
+        found: list[Summary] = []
         problems: list[Problem] = []
         misses: list[tuple[str, list[int]]] = []
         for entry in entries:
             if not entry.name.endswith(".toml") or entry.name.startswith("."):
                 continue
+            path = self.directory / entry.name
             try:
-                st = entry.stat()
-            except OSError:
+                st = entry.stat()  # follows a symlink: what matters is what it points to
+                check_regular(st, MAX_CONVERSATION_BYTES)
+            except FileNotFoundError:  # gone since the listing, or a dangling link
+                if entry.is_symlink():
+                    problems.append(Problem(path, "a symlink to a file that does not exist"))
+                continue
+            except OSError as exc:
+                problems.append(Problem(path, _describe(exc)))
                 continue
             key = [st.st_mtime_ns, st.st_size]
             cached = cache.get(entry.name)
-            summary = _cached_summary(cached, key, self.directory, entry.name)
+            summary = cached_summary(cached, key, self.directory, entry.name)
             if summary is None:
                 misses.append((entry.name, key))
                 continue
             fresh[entry.name] = cached
-            summaries.append(summary)
+            found.append(summary)
         misses.sort(key=lambda miss: miss[1][0], reverse=True)
         complete = limit is None or len(misses) <= limit
         for name, key in misses if limit is None else misses[:limit]:
@@ -123,20 +161,46 @@ class ConversationStore:
             except (codec.CodecError, OSError, UnicodeDecodeError) as exc:
                 problems.append(Problem(path, _describe(exc)))
                 continue
-            fresh[name] = [*key, _summary_to_json(summary)]
-            summaries.append(summary)
-        for summary in summaries:
-            self._paths[summary.id] = summary.path
+            fresh[name] = [*key, summary_to_json(summary)]
+            found.append(summary)
+        names = {entry.name for entry in entries}
+        summaries = self._assign_ids(found, names, problems)
         if complete and fresh != cache:
             self._write_index(fresh)
         return sort_summaries(summaries), problems, complete
 
+    def _assign_ids(self, found: list[Summary], names: set[str],
+                    problems: list[Problem]) -> list[Summary]:
+        """Give every listed file its id (see `ids`) and remember which file holds which id."""
+        claims: list[tuple[str, str]] = []
+        for summary in found:
+            got = ids.claim(summary.id, summary.path.name, names.__contains__)
+            if got is None:
+                problems.append(Problem(summary.path, _unusable_id(summary.id)))
+            else:
+                claims.append((summary.path.name, got))
+        given = ids.unique(claims)
+        summaries = [dataclasses.replace(s, id=given[s.path.name]) for s in found
+                     if s.path.name in given]
+        declared = {s.path.name: s.id for s in found}
+        with self._lock:
+            for name, conv_id in given.items():
+                path = self.directory / name
+                old = self._ids.get(name)
+                if old is not None and old[1] != conv_id and self._paths.get(old[1]) == path:
+                    del self._paths[old[1]]
+                self._ids[name] = (declared[name], conv_id)
+                self._paths[conv_id] = path
+        return summaries
+
     def _read_index(self) -> dict[str, Any]:
         try:
-            data = json.loads(self.index_path.read_text("utf-8"))
+            raw, _ = read_regular(self.index_path, _INDEX_MAX_BYTES)
+            data = json.loads(raw.decode("utf-8"))
         except (OSError, ValueError):
             return {}
-        if data.get("version") != INDEX_VERSION or data.get("dir") != str(self.directory):
+        if not isinstance(data, dict) or data.get("version") != INDEX_VERSION \
+                or data.get("dir") != str(self.directory):
             return {}
         entries = data.get("entries")
         return entries if isinstance(entries, dict) else {}
@@ -144,14 +208,23 @@ class ConversationStore:
     def _write_index(self, entries: dict[str, Any]) -> None:
         payload = {"version": INDEX_VERSION, "dir": str(self.directory), "entries": entries}
         try:
-            atomic_write(self.index_path, json.dumps(payload).encode("utf-8"))
+            with self._lock:
+                atomic_write(self.index_path, json.dumps(payload).encode("utf-8"))
         except OSError as exc:  # a cache: losing it only costs time
             log.warning("could not write the index %s: %s", self.index_path, exc)
 
     # -- one conversation -------------------------------------------------------------------
 
     def path_for(self, conv_id: str) -> Path:
-        return self._paths.get(conv_id) or self.directory / f"{conv_id}.toml"
+        """The file holding `conv_id`: the one it was read from or written to, else (a new
+        conversation) `<id>.toml`. Raises `StoreError` for an id that cannot be a file name."""
+        with self._lock:
+            known = self._paths.get(conv_id)
+        if known is not None:
+            return known
+        if not ids.is_safe_id(conv_id):
+            raise StoreError(f"{conv_id!r} is not a conversation id")
+        return self.directory / f"{conv_id}{ids.SUFFIX}"
 
     def load(self, conv_id: str) -> Conversation:
         return self.load_path(self.path_for(conv_id))
@@ -159,50 +232,84 @@ class ConversationStore:
     def load_path(self, path: Path) -> Conversation:
         """Parse one file. Raises `codec.CodecError` (with the file named) or `StoreError`."""
         try:
-            raw = path.read_bytes()
-            st = path.stat()
+            raw, st = read_regular(path)
         except FileNotFoundError:
             raise StoreError(f"{path.name}: the file is gone (deleted or moved)") from None
+        except (NotRegularFile, FileTooLarge) as exc:
+            raise StoreError(f"{path.name}: {exc}") from None
         except OSError as exc:
             raise StoreError(f"{path.name}: cannot read: {exc.strerror}") from None
         if not raw.strip():
-            raise codec.CodecError(f"{path.name}: {_EMPTY}")
+            raise codec.CodecError(f"{path.name}: {EMPTY}")
         try:
-            conv = codec.loads(raw.decode("utf-8"), fallback_id=path.stem)
+            conv = decode(parse_toml(raw.decode("utf-8")), path)
         except UnicodeDecodeError:
             raise codec.CodecError(f"{path.name}: not UTF-8 text") from None
         except codec.CodecError as exc:
             raise type(exc)(f"{path.name}: {exc}") from None
-        self._paths[conv.id] = path
-        self._seen[path] = _Seen.of(st, raw)
+        declared = conv.id
+        with self._lock:
+            conv.id = self._id_of(path, declared)
+            self._paths[conv.id] = self._homes[conv.id] = path
+            self._ids[path.name] = (declared, conv.id)
+            self._seen[path] = _Seen.of(st, raw)
         return conv
 
-    def save(self, conv: Conversation) -> SaveResult:
-        """Write `conv` atomically. If its file changed under us since we read or wrote it
-        (another instance, another tool), write a conflict copy under a new id instead and
-        leave that file alone. Raises OSError (disk full, read-only) or CodecError; then
-        nothing changed, on disk or in `conv`."""
-        path = self.path_for(conv.id)
-        seen = self._seen.get(path)
-        if seen is None or not seen.changed(path):
-            data = codec.dumps(conv).encode("utf-8")
-            self._write(conv, path, data)
-            return SaveResult(path)
-        conflict_with, title = conv.id, conv.title
-        conv.id, conv.title = new_id(), f"{conv.title} (conflict copy)"
-        path = self.directory / f"{conv.id}.toml"
-        try:
-            self._write(conv, path, codec.dumps(conv).encode("utf-8"))
-        except BaseException:
-            conv.id, conv.title = conflict_with, title
-            raise
-        log.warning("%s.toml changed on disk; saved a conflict copy %s", conflict_with, path.name)
-        return SaveResult(path, conflict_with)
+    def _id_of(self, path: Path, declared: str) -> str:
+        """The id of the file at `path` that declares `declared` (lock held)."""
+        known = self._ids.get(path.name)
+        if known is not None and known[0] == declared:
+            return known[1]
+        got = ids.claim(declared, path.name, lambda name: os.path.lexists(self.directory / name))
+        if got is None:
+            raise codec.CodecError(f"{path.name}: {_unusable_id(declared)}")
+        holder = self._paths.get(got)
+        if holder is not None and holder != path:  # another file has this id: two conversations
+            got = ids.unique([(holder.name, got), (path.name, got)])[path.name]
+        return got
 
-    def _write(self, conv: Conversation, path: Path, data: bytes) -> None:
-        atomic_write(path, data, mode=0o644)
-        self._paths[conv.id] = path
-        self._seen[path] = _Seen.of(path.stat(), data)
+    def save(self, conv: Conversation) -> SaveResult:
+        """Write `conv` atomically; `conv` itself is never changed. If its file changed under
+        us since we read or wrote it (another instance, another tool), or is a file we never
+        read, write a conflict copy under a new id instead, leave that file alone, and say so
+        in `SaveResult.renamed_to`. Raises OSError (disk full, read-only), CodecError or
+        StoreError; then nothing changed on disk."""
+        with self._lock:
+            path = self._homes.get(conv.id) or self.path_for(conv.id)
+            if not self._conflict(path, conv.id):
+                data = codec.dumps(conv).encode("utf-8")
+                return SaveResult(self._write(conv.id, path, data))
+            renamed = new_id(), f"{conv.title} (conflict copy)"
+            copy = dataclasses.replace(conv, id=renamed[0], title=renamed[1])
+            written = self._write(copy.id, self.path_for(copy.id),
+                                  codec.dumps(copy).encode("utf-8"))
+        log.warning("%s changed on disk; saved a conflict copy %s", path.name, written.name)
+        return SaveResult(written, conflict_with=conv.id, renamed_to=renamed)
+
+    def _conflict(self, path: Path, conv_id: str) -> bool:
+        """Whether writing `conv_id` as `path` would overwrite someone else's work (lock held)."""
+        seen = self._seen.get(path)
+        if seen is not None:
+            return seen.changed(path)
+        if not os.path.lexists(path):
+            return False
+        # A file we never read: another instance's copy of this conversation may be replaced
+        # (as that instance would replace ours), another conversation's file never.
+        try:
+            declared = read_summary(path).id
+        except (codec.CodecError, OSError, UnicodeDecodeError):
+            return True
+        exists = lambda name: os.path.lexists(self.directory / name)  # noqa: E731
+        return ids.claim(declared, path.name, exists) != conv_id
+
+    def _write(self, conv_id: str, path: Path, data: bytes) -> Path:
+        """Write `data` as `path` (lock held). A symlink stays a link: its target is replaced."""
+        target = write_target(path)
+        atomic_write(target, data)
+        self._paths[conv_id] = self._homes[conv_id] = path
+        self._ids[path.name] = (conv_id, conv_id)
+        self._seen[path] = _Seen.of(target.stat(), data)
+        return path
 
     @property
     def trash_directory(self) -> Path:
@@ -210,35 +317,51 @@ class ConversationStore:
             return paths.trash_dir()
         return self.directory.parent / "trash"
 
-    def delete(self, conv_id: str) -> Path:
-        """Move the file into the trash folder; returns where it went (for undo)."""
-        path = self.path_for(conv_id)
-        trash = self.trash_directory
-        trash.mkdir(parents=True, exist_ok=True)
-        target = trash / path.name
-        if target.exists():  # deleted before, restored, deleted again
-            target = trash / f"{path.stem}.{new_id()}{path.suffix}"
-        shutil.move(str(path), target)
-        self._paths.pop(conv_id, None)
-        self._seen.pop(path, None)
-        return target
+    def delete(self, conv_id: str) -> Trashed:
+        """Move the file into the trash folder; returns where it went (for `restore`)."""
+        with self._lock:
+            path = self.path_for(conv_id)
+            trash = self.trash_directory
+            trash.mkdir(mode=0o700, parents=True, exist_ok=True)
+            target = trash / path.name
+            if os.path.lexists(target):  # deleted before, restored, deleted again
+                target = trash / f"{ids.stem(path.name)}.{new_id()}{ids.SUFFIX}"
+            shutil.move(str(path), target)
+            if not target.is_symlink():  # private, like the folder it came from
+                with contextlib.suppress(OSError):
+                    os.chmod(target, target.stat().st_mode & 0o600)
+            self._paths.pop(conv_id, None)
+            if self._homes.get(conv_id) == path:
+                del self._homes[conv_id]
+            self._ids.pop(path.name, None)
+            self._seen.pop(path, None)
+        return Trashed(target, path.name, conv_id)
 
-    def restore(self, trashed: Path, conv_id: str) -> Path:
-        """Undo a delete: move the file back (under its id's name)."""
-        target = self.directory / f"{conv_id}.toml"
-        if target.exists():
-            raise StoreError(f"{target.name} exists again; the trashed copy stays in {trashed}")
-        shutil.move(str(trashed), target)
-        self._paths[conv_id] = target
+    def restore(self, trashed: Trashed) -> Path:
+        """Undo a delete: move the file back under the name it had."""
+        if not trashed.name.endswith(ids.SUFFIX) or Path(trashed.name).name != trashed.name \
+                or trashed.name.startswith("."):
+            raise StoreError(f"{trashed.name!r} is not a conversation file name")
+        with self._lock:
+            target = self.directory / trashed.name
+            if os.path.lexists(target):
+                raise StoreError(f"{target.name} exists again; the trashed copy stays in "
+                                 f"{trashed.path}")
+            shutil.move(str(trashed.path), target)
+            self._paths[trashed.conv_id] = target
+            self._ids.pop(target.name, None)
         return target
 
     def empty_trash(self) -> int:
         """Delete the trashed files for good. Returns how many."""
         count = 0
         trash = self.trash_directory
-        for entry in trash.glob("*.toml") if trash.exists() else ():
-            entry.unlink(missing_ok=True)
-            count += 1
+        for entry in trash.glob("*.toml") if trash.is_dir() else ():
+            if entry.is_dir() and not entry.is_symlink():
+                continue
+            with contextlib.suppress(FileNotFoundError):
+                entry.unlink()
+                count += 1
         return count
 
     def summary_of(self, conv: Conversation) -> Summary:
@@ -270,155 +393,25 @@ class _Seen:
             st = path.stat()
             if (st.st_mtime_ns, st.st_size) == (self.mtime_ns, self.size):
                 return False
-            return hashlib.sha256(path.read_bytes()).digest() != self.sha256
+            return hashlib.sha256(read_regular(path)[0]).digest() != self.sha256
         except FileNotFoundError:
             return False
+        except OSError:  # now a FIFO, a folder, too large: not what we wrote, so keep it
+            return True
 
 
-def read_summary(path: Path) -> Summary:
-    """A summary from the file's header only; falls back to a full parse when needed.
-
-    Most headers fit in the first 2 KiB: read that, and take the fast path (no TOML parser,
-    no Conversation) when the header has the plain shape llama-tui writes.
-    """
-    with path.open("rb") as handle:
-        head = handle.read(_FIRST_BYTES)
-        if len(head) == _FIRST_BYTES and b"\n[" not in head:
-            head += handle.read(_HEADER_BYTES - _FIRST_BYTES)
-        whole = len(head) < _HEADER_BYTES and b"\n[" not in head and handle.read(1) == b""
-    if whole and not head.strip():
-        raise codec.CodecError(_EMPTY)
-    cut_bytes = head.find(b"\n[")
-    if cut_bytes >= 0:
-        try:
-            quick = _quick_summary(fast_header(head[:cut_bytes].decode("utf-8")), path)
-        except UnicodeDecodeError:
-            quick = None
-        if quick is not None:
-            return quick
-    # Strict, so a non-UTF-8 file is reported rather than listed with bytes dropped from its
-    # title; incremental, so a character cut at the end of the head is not an error.
-    text = codecs.getincrementaldecoder("utf-8")().decode(head, final=whole)
-    cut = text.find("\n[")
-    data: dict[str, Any] | None = None
-    if cut >= 0:
-        # Top-level keys must precede every table, so the prefix holds all of them. A cut
-        # inside a multi-line string leaves it unterminated: a parse error, then full parse.
-        try:
-            data = tomllib.loads(text[:cut])
-        except tomllib.TOMLDecodeError:
-            data = None
-    if data is None or ("id" not in data and "title" not in data):
-        full = head if whole else path.read_bytes()
-        try:
-            data = tomllib.loads(full.decode("utf-8"))
-        except tomllib.TOMLDecodeError as exc:
-            raise codec.CodecError(f"not valid TOML: {exc}") from None
-    conv = codec.decode({k: v for k, v in data.items() if k not in ("messages", "params")},
-                        fallback_id=path.stem)
-    return summarize(conv, path)
-
-
-def _quick_summary(data: dict[str, Any] | None, path: Path) -> Summary | None:
-    """A summary straight from a plain header, or None when anything is unusual (then the
-    caller's full decode gives the precise error or the right defaults)."""
-    if data is None:
-        return None
-    conv_id, title = data.get("id"), data.get("title", "")
-    created, updated = data.get("created_at"), data.get("updated_at", data.get("created_at"))
-    version, mode, pinned = data.get("schema_version", 1), data.get("mode", "chat"), \
-        data.get("pinned", False)
-    if not (isinstance(conv_id, str) and conv_id and isinstance(title, str)
-            and isinstance(created, datetime) and isinstance(updated, datetime)
-            and created.tzinfo and updated.tzinfo
-            and type(version) is int and version <= codec.SCHEMA_VERSION
-            and mode in ("chat", "completion") and isinstance(pinned, bool)):
-        return None
-    return Summary(conv_id, title or "Untitled", created, updated, path, mode, pinned)
-
-
-def _summary_to_json(s: Summary) -> dict[str, Any]:
-    return {"id": s.id, "title": s.title, "mode": s.mode, "pinned": s.pinned,
-            "created_at": s.created_at.isoformat(), "updated_at": s.updated_at.isoformat()}
-
-
-_LINE = re.compile(r"([A-Za-z0-9_-]+) = (.*)")
-_DATETIME = re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)?")
-_INT = re.compile(r"[+-]?\d+")
-
-
-def fast_header(text: str) -> dict[str, Any] | None:
-    """Read `key = value` lines of the simple shapes tomli_w writes (basic strings, integers,
-    booleans, date-times) without a TOML parser; None for anything else (the caller then
-    parses with tomllib). Listing 10,000 cold files is dominated by this, hence the shortcut."""
-    data: dict[str, Any] = {}
-    for raw in text.splitlines():
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        match = _LINE.fullmatch(line)
-        if match is None:
-            return None
-        key, value = match.groups()
-        if key in data:
-            return None
-        if value.startswith('"') and not value.startswith('"""'):
-            if "\\U" in value or not value.endswith('"') or len(value) < 2:
-                return None
-            try:
-                parsed = json.loads(value)
-            except ValueError:
-                return None
-            if not isinstance(parsed, str):
-                return None
-            data[key] = parsed
-        elif value in ("true", "false"):
-            data[key] = value == "true"
-        elif _INT.fullmatch(value):
-            data[key] = int(value)
-        elif _DATETIME.fullmatch(value):
-            try:
-                data[key] = datetime.fromisoformat(value)
-            except ValueError:
-                return None
-        else:
-            return None
-    return data
-
-
-def sort_summaries(summaries: list[Summary]) -> list[Summary]:
-    """Pinned first, then the most recently updated first."""
-    summaries.sort(key=lambda s: s.updated_at, reverse=True)
-    summaries.sort(key=lambda s: not s.pinned)
-    return summaries
-
-
-def summarize(conv: Conversation, path: Path) -> Summary:
-    return Summary(conv.id, conv.title or "Untitled", conv.created_at, conv.updated_at, path,
-                   conv.mode, conv.pinned)
-
-
-def _cached_summary(cached: Any, key: list[int], folder: Path, name: str) -> Summary | None:
-    if not isinstance(cached, list) or len(cached) != 3 or cached[:2] != key:
-        return None
-    try:
-        return _summary_from_json(cached[2], folder / name)
-    except (KeyError, TypeError, ValueError):
-        return None
-
-
-def _summary_from_json(data: dict[str, Any], path: Path) -> Summary:
-    return Summary(
-        id=data["id"], title=data["title"], mode=data.get("mode", "chat"),
-        created_at=datetime.fromisoformat(data["created_at"]),
-        updated_at=datetime.fromisoformat(data["updated_at"]),
-        pinned=bool(data.get("pinned")), path=path,
-    )
+def _unusable_id(declared: object) -> str:
+    shown = repr(declared[:40] + ("…" if len(declared) > 40 else "")) \
+        if isinstance(declared, str) else type(declared).__name__
+    return (f"the id {shown} cannot be used (letters, digits, - and _ only, up to 64), and "
+            "neither can the file name; rename the file to <id>.toml to open it")
 
 
 def _describe(exc: BaseException) -> str:
     if isinstance(exc, UnicodeDecodeError):
         return "not UTF-8 text"
+    if isinstance(exc, (NotRegularFile, FileTooLarge)):
+        return str(exc)
     if isinstance(exc, OSError):
         return f"cannot read: {exc.strerror}"
     return str(exc)

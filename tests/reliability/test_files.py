@@ -67,12 +67,16 @@ async def test_bad_files_are_skipped_named_and_never_touched(isolated_home: Path
     async with app.run_test(size=SIZE) as pilot:
         screen = main(app)
         listed = {s.path.name for s in screen.query_one("#sidebar").summaries}
-        # Files whose header reads fine are listed; opening them is refused, by name.
+        # Files whose header reads fine are listed; opening them is refused, by name. The
+        # truncated copy of GOOD declares GOOD's id: it is a conversation of its own, under
+        # its file name's stem, and opening it never opens GOOD's file instead.
+        assert "truncated-body.toml" in listed
         for name in sorted(listed - {f"{GOOD.id}.toml"}):
-            await screen.open_id(Path(name).stem if name != "truncated-body.toml" else GOOD.id)
+            await screen.open_id(Path(name).stem)
         for summary in list(screen.query_one("#sidebar").summaries):
             await screen.open_id(summary.id)
             await pilot.pause()
+        await screen.open_conversation(None)  # a new one: GOOD's file must stay as it is
         await type_and_send(pilot, "still works")
         await wait_replies(pilot)
         said = "\n".join(str(n.message) for n in app._notifications)

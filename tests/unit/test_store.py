@@ -192,7 +192,7 @@ def test_save_is_atomic_and_loads_back(folder: Path) -> None:
     result = s.save(c)
     assert result.path == folder / "A.toml" and result.conflict_with is None
     assert [p.name for p in folder.iterdir()] == ["A.toml"]  # no temp file left behind
-    assert stat.S_IMODE(result.path.stat().st_mode) == 0o644
+    assert stat.S_IMODE(result.path.stat().st_mode) & 0o077 == 0  # private: see test_files
     assert new_store(folder).load("A") == c
     c.messages.append(Message(Role.USER, "more", created_at=T0))
     assert s.save(c).conflict_with is None  # our own earlier write is no conflict
@@ -209,8 +209,11 @@ def test_save_after_another_writer_makes_a_conflict_copy(folder: Path) -> None:
     their_bytes = path.read_bytes()
 
     mine.messages.append(Message(Role.USER, "my new question", created_at=T0))
+    before = (mine.id, mine.title)
     result = s.save(mine)
-    assert result.conflict_with == "A"
+    assert (mine.id, mine.title) == before  # save never changes its argument
+    assert result.conflict_with == "A" and result.renamed_to is not None
+    mine.id, mine.title = result.renamed_to  # the caller applies it, on its own thread
     assert mine.id != "A" and result.path == folder / f"{mine.id}.toml"
     assert mine.title == "mine (conflict copy)"
     assert path.read_bytes() == their_bytes
@@ -235,7 +238,7 @@ def test_delete_moves_to_trash(folder: Path) -> None:
     s.save(conv("A"))
     s.save(conv("B"))
     data = (folder / "A.toml").read_bytes()
-    target = s.delete("A")
+    target = s.delete("A").path
     assert target == folder.parent / "trash" / "A.toml"
     assert target.read_bytes() == data
     assert not (folder / "A.toml").exists()

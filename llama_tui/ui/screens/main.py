@@ -171,7 +171,7 @@ class MainScreen(ManageActions, Screen[None]):
         for problem in problems:
             if str(problem.path) not in self.app.reported_problems:
                 self.app.reported_problems.add(str(problem.path))
-                self.notify(f"Skipped {problem}", title="Unreadable conversation file",
+                self.notify(sanitize(f"Skipped {problem}"), title="Unreadable conversation file",
                             severity="warning", timeout=10, markup=False)
         keep = self.current.id if self.current else None
         self.query_one(ConversationList).show(summaries, keep=keep)
@@ -191,7 +191,7 @@ class MainScreen(ManageActions, Screen[None]):
         try:
             conv = await asyncio.to_thread(self.app.store.load, conversation_id)
         except (CodecError, StoreError) as exc:
-            self.notify(str(exc), title="Cannot open this conversation", severity="error",
+            self.notify(sanitize(str(exc)), title="Cannot open this conversation", severity="error",
                         markup=False)
             return
         await self.open_conversation(conv, focus_index)

@@ -15,10 +15,18 @@ from typing import TYPE_CHECKING, Any
 from textual.widgets import Input
 
 from llama_tui import paths
-from llama_tui.export import ConversationImportError, fork, message_at, read_import, to_json, to_markdown
+from llama_tui.export import (
+    ConversationImportError,
+    fork,
+    message_at,
+    read_import,
+    to_markdown,
+    write_exports,
+)
 from llama_tui.model import Conversation, Role
+from llama_tui.sanitize import sanitize
 from llama_tui.storage.codec import CodecError
-from llama_tui.storage.store import StoreError
+from llama_tui.storage.store import StoreError, Trashed
 from llama_tui.ui.widgets.conversation_list import ConversationList
 from llama_tui.ui.widgets.message_view import MessageActions
 
@@ -33,14 +41,10 @@ def code_blocks(markdown: str) -> list[str]:
     return [m.group(2) for m in _FENCE.finditer(markdown)]
 
 
-def slug(title: str) -> str:
-    return re.sub(r"[^A-Za-z0-9]+", "-", title).strip("-").lower()[:40] or "conversation"
-
-
 class ManageActions:
     """Actions on conversations and messages (mixed into MainScreen)."""
 
-    _last_deleted: tuple[Path, str, str] | None = None
+    _last_deleted: tuple[Trashed, str, str] | None = None
 
     # -- which conversation ----------------------------------------------------------------
 
@@ -56,7 +60,7 @@ class ManageActions:
             try:
                 return self.app.store.load(conv_id)
             except (CodecError, StoreError) as exc:
-                self.notify(str(exc), severity="error", markup=False)
+                self.notify(sanitize(str(exc)), severity="error", markup=False)
                 return None
         if self.current is not None and self.current.messages:
             return self.current
@@ -91,8 +95,8 @@ class ManageActions:
             return
         try:
             trashed = await asyncio.to_thread(self.app.store.delete, conv.id)
-        except OSError as exc:
-            self.notify(f"Could not delete: {exc}", severity="error", markup=False)
+        except (OSError, StoreError) as exc:
+            self.notify(sanitize(f"Could not delete: {exc}"), severity="error", markup=False)
             return
         self._last_deleted = (trashed, conv.id, conv.title)
         if self.current is not None and self.current.id == conv.id:
@@ -106,9 +110,9 @@ class ManageActions:
             return
         trashed, conv_id, title = self._last_deleted
         try:
-            await asyncio.to_thread(self.app.store.restore, trashed, conv_id)
+            await asyncio.to_thread(self.app.store.restore, trashed)
         except (OSError, StoreError) as exc:
-            self.notify(f"Could not restore: {exc}", severity="error", markup=False)
+            self.notify(sanitize(f"Could not restore: {exc}"), severity="error", markup=False)
             return
         self._last_deleted = None
         self.refresh_list()
@@ -134,16 +138,8 @@ class ManageActions:
         conv = self._target()
         if conv is None:
             return
-        folder = paths.data_dir() / "exports"
-        base = folder / f"{slug(conv.title)}-{conv.id}"
-
-        def write() -> None:
-            folder.mkdir(parents=True, exist_ok=True)
-            base.with_suffix(".md").write_text(to_markdown(conv), "utf-8")
-            base.with_suffix(".json").write_text(to_json(conv), "utf-8")
-
         try:
-            await asyncio.to_thread(write)
+            base = await asyncio.to_thread(write_exports, conv, paths.data_dir() / "exports")
         except OSError as exc:
             self.notify(f"Could not export: {exc}", severity="error", markup=False)
             return
@@ -161,7 +157,7 @@ class ManageActions:
             try:
                 conv = await asyncio.to_thread(read_import, Path(path).expanduser())
             except ConversationImportError as exc:
-                self.notify(str(exc), title="Import failed", severity="error", markup=False)
+                self.notify(sanitize(str(exc)), title="Import failed", severity="error", markup=False)
                 return
             await self.app.save(conv)
             self.upsert(conv)

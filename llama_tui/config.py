@@ -1,22 +1,27 @@
 """config.toml: load strictly, explain every mistake, write safely (DESIGN §4).
 
-Unknown keys are errors that name the file, the key and the closest valid key. Keys come from
-the file (`key`), a variable (`key_env`) or a command (`key_cmd`), and are resolved only when an
-endpoint is used. `LLAMA_TUI_BASE_URL` / `LLAMA_TUI_API_KEY` / `LLAMA_TUI_AUTH` define the
-endpoint named `env`.
+Unknown keys are errors that name the file, the line, the key and the closest valid key; bad
+values (a URL without a host, a non-finite number) are errors too, so nothing bad reaches the
+app. Keys come from the file (`key`), a variable (`key_env`) or a command (`key_cmd`, run by
+`llama_tui.keys`), and are resolved only when an endpoint is used. `LLAMA_TUI_BASE_URL` /
+`LLAMA_TUI_API_KEY` / `LLAMA_TUI_AUTH` define the endpoint named `env`. Writing lives in
+`llama_tui.config_file` (in place, comments kept, backups, never over a file that fails to load).
 """
 
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import logging
+import math
 import os
+import re
 import stat
-import subprocess
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from llama_tui import paths
 from llama_tui.client.events import KEY_HIDDEN
@@ -30,12 +35,28 @@ ENV_ENDPOINT = "env"
 class ConfigError(Exception):
     """A config problem, in words: which file, which key, what to do."""
 
-    def __init__(self, path: Path | str | None, key: str | None, problem: str, hint: str = ""):
-        self.path, self.key, self.problem, self.hint = path, key, problem, hint
-        where = f"{path}" if path else "configuration"
-        if key:
-            where += f": {key}"
-        super().__init__(f"{where}: {problem}" + (f" ({hint})" if hint else ""))
+    def __init__(self, path: Path | str | None, key: str | None, problem: str, hint: str = "",
+                 line: int | None = None):
+        self.path, self.key, self.problem, self.hint, self.line = path, key, problem, hint, line
+        super().__init__(self._text())
+
+    def _text(self) -> str:
+        where = f"{self.path}" if self.path else "configuration"
+        if self.line:
+            where += f", line {self.line}"
+        if self.key:
+            where += f": {self.key}"
+        return f"{where}: {self.problem}" + (f" ({self.hint})" if self.hint else "")
+
+    def at_line(self, line: int | None) -> ConfigError:
+        """This error, saying which line of the file it is on."""
+        self.line = line
+        self.args = (self._text(),)
+        return self
+
+
+class ConfigNotSaved(ConfigError):
+    """The config was not written because the file on disk failed to load (or would not)."""
 
 
 @dataclass
@@ -50,6 +71,15 @@ class Config:
     path: Path | None = None
     #: Non-fatal findings (e.g. a world-readable file holding keys), shown once by the UI/CLI.
     warnings: list[str] = field(default_factory=list)
+    #: Why the file failed to load: this config is then the defaults and is never written.
+    load_error: ConfigError | None = field(default=None, compare=False)
+    #: `config_to_dict` of what was loaded: a save writes only what changed since (and so
+    #: keeps what someone else changed in the file meanwhile).
+    loaded: dict[str, Any] | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def writable(self) -> bool:
+        return self.load_error is None
 
     def endpoint_names(self) -> list[str]:
         names = list(self.endpoints)
@@ -80,6 +110,8 @@ def env_endpoint() -> Endpoint | None:
     url = os.environ.get("LLAMA_TUI_BASE_URL", "").strip()
     if not url:
         return None
+    if problem := url_problem(url):
+        raise ConfigError("LLAMA_TUI_BASE_URL", None, f"{url!r}: {problem}")
     auth = os.environ.get("LLAMA_TUI_AUTH", "bearer").strip() or "bearer"
     if auth not in AUTH_SCHEMES:
         raise ConfigError("LLAMA_TUI_AUTH", None, f"unknown auth scheme {auth!r}",
@@ -122,36 +154,22 @@ def hide_keys_in_logs(logger: str = "llama_tui") -> None:
             handler.addFilter(HideKeys())
 
 
-def _used(endpoint: Endpoint) -> Endpoint:
-    if endpoint.api_key and len(endpoint.api_key.strip()) >= 4:
-        _KEYS_USED.update({endpoint.api_key, endpoint.api_key.strip()})
+def remember_secrets(endpoint: Endpoint) -> Endpoint:
+    """Register the endpoint's key and secret header values with `HideKeys`."""
+    for secret in endpoint.secrets():
+        if len(secret.strip()) >= 4:
+            _KEYS_USED.update({secret, secret.strip()})
     return endpoint
 
 
-def resolve_key(endpoint: Endpoint) -> Endpoint:
-    """The endpoint with its key filled in from `key_env` or `key_cmd` when not literal.
-    The command's output (stdout and stderr) is never logged or shown, only its exit status."""
-    if endpoint.api_key or not (endpoint.key_env or endpoint.key_cmd):
-        return _used(endpoint)
-    if endpoint.key_env:
-        key = os.environ.get(endpoint.key_env)
-        if not key or not key.strip():
-            raise ConfigError(None, f"endpoints.{endpoint.name}.key_env",
-                              f"the variable {endpoint.key_env} is not set")
-        return _used(endpoint.with_key(key.strip()))  # a newline makes an illegal header
-    assert endpoint.key_cmd
-    try:
-        done = subprocess.run(endpoint.key_cmd, shell=True, capture_output=True, text=True,
-                              timeout=30, stdin=subprocess.DEVNULL)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise ConfigError(None, f"endpoints.{endpoint.name}.key_cmd",
-                          f"could not run the key command: {type(exc).__name__}") from None
-    key = done.stdout.strip()
-    if done.returncode != 0 or not key:
-        # Never echo the command's output: it may be (part of) a secret.
-        raise ConfigError(None, f"endpoints.{endpoint.name}.key_cmd",
-                          f"the key command exited with {done.returncode} and printed no key")
-    return _used(endpoint.with_key(key))
+def __getattr__(name: str) -> Any:
+    # Key resolution lives in llama_tui.keys (it runs processes, in threads); the old names
+    # stay importable from here.
+    if name in ("resolve_key", "run_key_cmd"):
+        from llama_tui import keys
+
+        return getattr(keys, name)
+    raise AttributeError(name)
 
 
 # -- loading ----------------------------------------------------------------------------------
@@ -182,6 +200,45 @@ def _typed(value: Any, types: tuple[type, ...], path: Path, key: str) -> Any:
     if (isinstance(value, bool) and bool not in types) or not isinstance(value, types):
         names = " or ".join(t.__name__ for t in types)
         raise ConfigError(path, key, f"expected {names}, got {type(value).__name__} {value!r}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(path, key, f"{value!r} is not a usable number", "use a finite number")
+    return value
+
+
+_HOST_CHARS = re.compile(r"^[\w.~%-]+$")
+
+
+def url_problem(url: str) -> str | None:
+    """What is wrong with an endpoint URL (None: nothing): it must be http(s) with a host that
+    parses, so that a typo is reported at load time rather than by the first request."""
+    try:
+        parts = urlsplit(url.strip())
+        host, _port = parts.hostname, parts.port
+    except ValueError as exc:
+        return f"not a URL ({exc})"
+    if parts.scheme not in ("http", "https"):
+        return "must start with http:// or https://"
+    if not host:
+        return "has no host name"
+    if ":" in host:
+        try:
+            ipaddress.IPv6Address(host.split("%")[0])
+        except ValueError:
+            return f"{host!r} is not an IPv6 address"
+    elif not _HOST_CHARS.match(host):
+        return f"{host!r} is not a host name"
+    return None
+
+
+def finite_number(text: str, kind: type, name: str) -> Any:
+    """A number typed by the user (a form field, the command line): ValueError in words when
+    it is not one, or not finite (`nan`, `inf` would reach the server as invalid JSON)."""
+    try:
+        value = kind(text.strip())
+    except ValueError:
+        raise ValueError(f"{name}: {text.strip()!r} is not a number") from None
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"{name}: {text.strip()!r} is not a usable number")
     return value
 
 
@@ -205,6 +262,8 @@ def _parse_endpoint(name: str, table: Any, path: Path) -> Endpoint:
     strings = {"url", "key", "key_env", "key_cmd", "model", "ca_bundle"}
     for key in strings & set(table):
         _typed(table[key], (str,), path, prefix + key)
+    if problem := url_problem(table["url"]):
+        raise ConfigError(path, prefix + "url", f"{table['url']!r} {problem}")
     for key, choices in (("kind", MODES), ("auth", AUTH_SCHEMES), ("prompt_format", ("llama2",))):
         if key in table and table[key] not in choices:
             raise ConfigError(path, prefix + key, f"unknown value {table[key]!r}",
@@ -227,7 +286,7 @@ def _parse_endpoint(name: str, table: Any, path: Path) -> Endpoint:
             setattr(endpoint, key, float(value))
     if "max_retries" in table:
         endpoint.max_retries = _typed(table["max_retries"], (int,), path, prefix + "max_retries")
-    return endpoint
+    return remember_secrets(endpoint)
 
 
 def _verify(table: dict[str, Any], path: Path, prefix: str) -> bool | str:
@@ -258,20 +317,46 @@ def insecure_warning(endpoint: Endpoint) -> str | None:
 
 
 def load_config(path: Path | None = None) -> Config:
-    """Read config.toml (a missing file is an empty config). Raises `ConfigError`."""
+    """Read config.toml (a missing file is an empty config). Raises `ConfigError`, which says
+    the line when it can."""
     path = path or paths.config_file()
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
-        return Config(path=path)
+        return Config(path=path, loaded={})
     except OSError as exc:
         raise ConfigError(path, None, f"cannot read: {exc.strerror}") from None
     try:
-        data = tomllib.loads(raw.decode("utf-8"))
+        text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise ConfigError(path, None, "not UTF-8 text") from None
+    config = config_from_text(text, path)
+    mode = stat.S_IMODE(path.stat().st_mode)
+    holds_keys = any(e.api_key for e in config.endpoints.values())
+    if holds_keys and mode & 0o077:
+        config.warnings.append(
+            f"{path} holds API keys and is readable by others (mode {mode:o}); run: chmod 600 {path}"
+        )
+    return config
+
+
+def config_from_text(text: str, path: Path) -> Config:
+    """Parse and validate the text of a config file; `ConfigError` names the line."""
+    try:
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(path, None, f"not valid TOML: {exc}") from None
+        found = re.search(r"line (\d+)", str(exc))
+        raise ConfigError(path, None, f"not valid TOML: {exc}",
+                          line=int(found.group(1)) if found else None) from None
+    try:
+        config = _config_from_data(data, path)
+    except ConfigError as exc:
+        raise exc.at_line(locate_key(text, exc.key)) from None
+    config.loaded = config_to_dict(config)
+    return config
+
+
+def _config_from_data(data: dict[str, Any], path: Path) -> Config:
     _check_keys(data, _TOP, path, "")
     config = Config(path=path)
     endpoints = _typed(data.get("endpoints", {}), (dict,), path, "endpoints")
@@ -282,6 +367,11 @@ def load_config(path: Path | None = None) -> Config:
                        ("theme", (str,)), ("memory_window", (int,)), ("keymap", (dict,))):
         if key in data:
             setattr(config, key, _typed(data[key], types, path, key))
+    for action, keys in list(config.keymap.items()):
+        if not isinstance(keys, str):  # not fatal: the binding keeps its default key
+            del config.keymap[action]
+            config.warnings.append(f"{path}: keymap.{action} = {keys!r} is not a key string "
+                                   f"(such as \"ctrl+t\" or \"f9\"); the default key is kept")
     if config.memory_window is not None and config.memory_window < 0:
         raise ConfigError(path, "memory_window", "must be 0 or more")
     default = config.default_endpoint
@@ -290,13 +380,35 @@ def load_config(path: Path | None = None) -> Config:
         names = config.endpoint_names() or [ENV_ENDPOINT]
         config.warnings.append(f"{path}: default_endpoint = {default!r} names no endpoint "
                                f"({_suggest(default, names)}); another one is used")
-    mode = stat.S_IMODE(path.stat().st_mode)
-    holds_keys = any(e.api_key for e in config.endpoints.values())
-    if holds_keys and mode & 0o077:
-        config.warnings.append(
-            f"{path} holds API keys and is readable by others (mode {mode:o}); run: chmod 600 {path}"
-        )
     return config
+
+
+def locate_key(text: str, key: str | None) -> int | None:
+    """The line of `key` (dotted, as `ConfigError.key` says it) in a config file's text: the
+    line that sets it, else the header of its table, else the nearest enclosing one."""
+    if not key:
+        return None
+    wanted = key.split(".")
+    best: tuple[int, int] | None = None  # (matched parts, line)
+    table: list[str] = []
+    for number, line in enumerate(text.splitlines(), 1):
+        stripped = line.strip()
+        header = re.match(r"^\[\[?\s*([^\]]+?)\s*\]\]?", stripped)
+        assigned = re.match(r"^([^=#\[]+?)\s*=", stripped)
+        if header:
+            table = _dotted(header.group(1))
+            full = table
+        elif assigned:
+            full = table + _dotted(assigned.group(1))
+        else:
+            continue
+        if full == wanted[:len(full)] and (best is None or len(full) > best[0]):
+            best = (len(full), number)
+    return best[1] if best else None
+
+
+def _dotted(name: str) -> list[str]:
+    return [part.strip().strip("\"'") for part in name.split(".")]
 
 
 # -- saving -----------------------------------------------------------------------------------
@@ -335,17 +447,7 @@ def config_to_dict(config: Config) -> dict[str, Any]:
 
 
 def save_config(config: Config, path: Path | None = None) -> Path:
-    """Write config.toml atomically, mode 0600, keeping the previous file as config.toml.bak."""
-    import tomli_w
+    """Write `config` into config.toml in place (see `llama_tui.config_file.save_config`)."""
+    from llama_tui import config_file
 
-    from llama_tui.storage.atomic import atomic_write
-
-    path = path or config.path or paths.config_file()
-    text = "# llama-tui settings (written by the settings screen; edits by hand are welcome)\n"
-    text += tomli_w.dumps(config_to_dict(config))
-    if path.exists():
-        backup = path.with_name(path.name + ".bak")
-        atomic_write(backup, path.read_bytes(), mode=0o600)
-    atomic_write(path, text.encode("utf-8"), mode=0o600)
-    config.path = path
-    return path
+    return config_file.save_config(config, path)

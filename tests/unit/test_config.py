@@ -124,12 +124,12 @@ def test_unknown_defaults_key_suggests(tmp_path: Path) -> None:
         ('[defaults]\nstop = "</s>"', "defaults.stop", "expected list"),
         ('endpoints = 1', "endpoints", "expected dict"),
         ('[endpoints.a]\nurl = 1', "endpoints.a.url", "expected str"),
-        ('[endpoints.a]\nurl = "u"\nheaders = { X = 1 }', "endpoints.a.headers.X", "expected str"),
-        ('[endpoints.a]\nurl = "u"\nread_timeout = 0', "endpoints.a.read_timeout", "more than 0"),
-        ('[endpoints.a]\nurl = "u"\nread_timeout = "60"', "endpoints.a.read_timeout",
+        ('[endpoints.a]\nurl = "http://u"\nheaders = { X = 1 }', "endpoints.a.headers.X", "expected str"),
+        ('[endpoints.a]\nurl = "http://u"\nread_timeout = 0', "endpoints.a.read_timeout", "more than 0"),
+        ('[endpoints.a]\nurl = "http://u"\nread_timeout = "60"', "endpoints.a.read_timeout",
          "expected int or float"),
-        ('[endpoints.a]\nurl = "u"\ninsecure = "yes"', "endpoints.a.insecure", "expected bool"),
-        ('[endpoints.a]\nurl = "u"\nmax_retries = 1.0', "endpoints.a.max_retries", "expected int"),
+        ('[endpoints.a]\nurl = "http://u"\ninsecure = "yes"', "endpoints.a.insecure", "expected bool"),
+        ('[endpoints.a]\nurl = "http://u"\nmax_retries = 1.0', "endpoints.a.max_retries", "expected int"),
     ],
 )
 def test_wrong_types_name_the_key(tmp_path: Path, text: str, key: str, words: str) -> None:
@@ -144,7 +144,7 @@ def test_wrong_types_name_the_key(tmp_path: Path, text: str, key: str, words: st
      ("prompt_format", "llama3", "llama2")],
 )
 def test_bad_choice_values(tmp_path: Path, key: str, value: str, choices: str) -> None:
-    error = error_of(tmp_path, f'[endpoints.a]\nurl = "u"\n{key} = "{value}"\n')
+    error = error_of(tmp_path, f'[endpoints.a]\nurl = "http://u"\n{key} = "{value}"\n')
     assert error.key == f"endpoints.a.{key}"
     assert repr(value) in str(error) and choices in str(error)
 
@@ -161,7 +161,7 @@ def test_missing_file_is_an_empty_config(tmp_path: Path) -> None:
 
 
 def test_invalid_toml_names_the_file(tmp_path: Path) -> None:
-    error = error_of(tmp_path, '[endpoints.a\nurl = "u"\n')
+    error = error_of(tmp_path, '[endpoints.a\nurl = "http://u"\n')
     assert error.path == tmp_path / "config.toml" and "not valid TOML" in str(error)
 
 
@@ -174,7 +174,7 @@ def test_non_utf8_names_the_file(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("mode", [0o644, 0o604, 0o640])
 def test_readable_by_others_file_with_a_key_warns(tmp_path: Path, mode: int) -> None:
-    path = write(tmp_path, '[endpoints.a]\nurl = "u"\nkey = "sk-1"\n', mode=mode)
+    path = write(tmp_path, '[endpoints.a]\nurl = "http://u"\nkey = "sk-1"\n', mode=mode)
     config = load_config(path)
     assert len(config.warnings) == 1
     assert str(path) in config.warnings[0] and "chmod 600" in config.warnings[0]
@@ -183,8 +183,8 @@ def test_readable_by_others_file_with_a_key_warns(tmp_path: Path, mode: int) -> 
 
 @pytest.mark.parametrize(
     ("text", "mode"),
-    [('[endpoints.a]\nurl = "u"\nkey = "sk-1"\n', 0o600),
-     ('[endpoints.a]\nurl = "u"\nkey_env = "K"\n', 0o644)],
+    [('[endpoints.a]\nurl = "http://u"\nkey = "sk-1"\n', 0o600),
+     ('[endpoints.a]\nurl = "http://u"\nkey_env = "K"\n', 0o644)],
 )
 def test_no_warning_when_private_or_keyless(tmp_path: Path, text: str, mode: int) -> None:
     assert load_config(write(tmp_path, text, mode)).warnings == []
@@ -284,7 +284,7 @@ def test_save_keeps_a_backup_of_the_previous_file(tmp_path: Path) -> None:
     config = load_config(path)
     config.theme = "monokai"
     save_config(config)
-    backup = tmp_path / "config.toml.bak"
+    backup = tmp_path / "config.toml.bak.1"
     assert backup.read_text("utf-8") == FULL
     assert stat.S_IMODE(backup.stat().st_mode) == 0o600
     assert load_config(path).theme == "monokai"
@@ -295,11 +295,11 @@ def test_save_keeps_a_backup_of_the_previous_file(tmp_path: Path) -> None:
 def test_a_default_endpoint_that_names_no_endpoint_is_said_not_fatal(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("LLAMA_TUI_BASE_URL", raising=False)
-    path = write(tmp_path, 'default_endpoint = "azur"\n[endpoints.azure]\nurl = "u"\n')
+    path = write(tmp_path, 'default_endpoint = "azur"\n[endpoints.azure]\nurl = "http://u"\n')
     config = load_config(path)
     assert len(config.warnings) == 1
     assert "'azur' names no endpoint" in config.warnings[0]
     assert "did you mean 'azure'?" in config.warnings[0]
     assert config.choose_endpoint().name == "azure"
-    fine = write(tmp_path, 'default_endpoint = "azure"\n[endpoints.azure]\nurl = "u"\n')
+    fine = write(tmp_path, 'default_endpoint = "azure"\n[endpoints.azure]\nurl = "http://u"\n')
     assert load_config(fine).warnings == []

@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import tomlkit
-from tomlkit.items import InlineTable, Table
+from tomlkit.container import Container
+from tomlkit.items import AoT, InlineTable, Table
 
 from llama_tui import paths
 from llama_tui.config import Config, ConfigError, ConfigNotSaved, config_from_text, config_to_dict
@@ -104,8 +105,28 @@ def _merge(table: Any, old: dict[str, Any], new: dict[str, Any], depth: int) -> 
         if isinstance(value, dict) and isinstance(old.get(key), dict) \
                 and isinstance(current, (Table, InlineTable)):
             _merge(current, old[key], value, depth + 1)
-        else:
+        elif key in table or isinstance(table, InlineTable):
             table[key] = _item(key, value)
+        else:
+            _add(table, key, _item(key, value))
+
+
+def _add(table: Any, key: str, item: Any) -> None:
+    """A new key goes after the table's last key, not after the comments and blank lines that
+    end it (they belong to what follows: "# the work endpoint" above `[endpoints.work]`)."""
+    container = table if isinstance(table, Container) else table.value
+    last = None
+    if not isinstance(item, Table | AoT | dict):
+        for body_key, body_item in container.body:
+            if body_key is not None and not isinstance(body_item, Table | AoT):
+                last = body_key
+    try:
+        if last is not None:
+            container._insert_after(last, key, item)  # tomlkit has no public "insert after"
+            return
+    except Exception:  # its private API changed: appending is still correct TOML
+        pass
+    table[key] = item
 
 
 def _verify_of(endpoint: dict[str, Any]) -> tuple[Any, ...]:

@@ -303,3 +303,84 @@ def test_a_default_endpoint_that_names_no_endpoint_is_said_not_fatal(
     assert config.choose_endpoint().name == "azure"
     fine = write(tmp_path, 'default_endpoint = "azure"\n[endpoints.azure]\nurl = "http://u"\n')
     assert load_config(fine).warnings == []
+
+
+# -- values that would crash later are refused at load ---------------------------------------
+
+@pytest.mark.parametrize(
+    ("url", "words"),
+    [("http://[::1", "not a URL"), ("ftp://x.example", "http:// or https://"),
+     ("x.example/v1", "http:// or https://"), ("https://", "no host"),
+     ("http://my host/v1", "not a host name"), ("http://x.example:99999", "not a URL")],
+)
+def test_bad_urls_are_refused_at_load(tmp_path: Path, url: str, words: str) -> None:
+    error = error_of(tmp_path, f'[endpoints.a]\nurl = "{url}"\n')
+    assert error.key == "endpoints.a.url" and words in str(error) and url in str(error)
+    assert error.line == 2
+
+
+@pytest.mark.parametrize("url", ["http://[::1]:8080/v1", "https://x.inference.ai.azure.com",
+                                 "http://127.0.0.1:11434", "https://gw.example/llama?api-version=1"])
+def test_good_urls_load(tmp_path: Path, url: str) -> None:
+    assert load_config(write(tmp_path, f'[endpoints.a]\nurl = "{url}"\n')).endpoints["a"].url == url
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "+nan"])
+def test_non_finite_numbers_are_refused(tmp_path: Path, value: str) -> None:
+    error = error_of(tmp_path, f"# comment\n[defaults]\ntemperature = {value}\n")
+    assert error.key == "defaults.temperature" and "not a usable number" in str(error)
+    assert error.line == 3
+    error = error_of(tmp_path, f'[endpoints.a]\nurl = "http://a"\nread_timeout = {value}\n')
+    assert error.key == "endpoints.a.read_timeout"
+
+
+def test_finite_number_for_typed_values() -> None:
+    from llama_tui.config import finite_number
+
+    assert finite_number(" 0.5 ", float, "temperature") == 0.5
+    for text in ("nan", "inf", "-Infinity", "hot"):
+        with pytest.raises(ValueError, match="temperature"):
+            finite_number(text, float, "temperature")
+
+
+def test_a_keymap_value_that_is_not_a_string_is_a_warning(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, '[keymap]\nsettings = 5\nnew-chat = "ctrl+t"\n'))
+    assert config.keymap == {"new-chat": "ctrl+t"}
+    assert len(config.warnings) == 1 and "keymap.settings = 5" in config.warnings[0]
+
+
+def test_the_line_of_a_toml_syntax_error(tmp_path: Path) -> None:
+    error = error_of(tmp_path, 'theme = "a"\n\n[endpoints.a\nurl = "u"\n')
+    assert error.line == 3 and ", line 3: not valid TOML" in str(error)
+
+
+# -- secret headers ---------------------------------------------------------------------------
+
+SECRET_HEADERS = {"X-API-Key": "sk-header-one", "Ocp-Apim-Subscription-Key": "sk-header-two",
+                  "api-key": "sk-header-three", "X-Auth-Token": "sk-header-four",
+                  "azureml-model-deployment": "visible-deployment"}
+
+
+def test_secret_headers_are_hidden_like_the_key(tmp_path: Path) -> None:
+    import logging
+
+    from llama_tui.config import HideKeys
+    from llama_tui.inspect import redacted_headers
+    from llama_tui.model import is_secret_header
+
+    assert [is_secret_header(n) for n in SECRET_HEADERS] == [True] * 4 + [False]
+    assert is_secret_header("x-goog-api-key") and is_secret_header("Proxy-Authorization")
+    headers = "\n".join(f'"{k}" = "{v}"' for k, v in SECRET_HEADERS.items())
+    config = load_config(write(tmp_path, f'[endpoints.a]\nurl = "http://a"\nkey = "sk-main-key"\n'
+                                         f"[endpoints.a.headers]\n{headers}\n"))
+    endpoint = config.endpoints["a"]
+    shown = repr(endpoint) + repr(config)
+    assert "visible-deployment" in shown
+    assert "sk-header" not in shown and "sk-main-key" not in shown
+    inspected = redacted_headers(endpoint)
+    assert "sk-header" not in repr(inspected) and "sk-main-key" not in repr(inspected)
+    assert inspected["azureml-model-deployment"] == "visible-deployment"
+    record = logging.LogRecord("llama_tui", logging.INFO, __file__, 1, "sent %s", (
+        dict(SECRET_HEADERS),), None)
+    HideKeys().filter(record)
+    assert "sk-header" not in record.getMessage() and "visible-deployment" in record.getMessage()

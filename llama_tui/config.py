@@ -48,6 +48,9 @@ class ConfigError(Exception):
             where += f": {self.key}"
         return f"{where}: {self.problem}" + (f" ({self.hint})" if self.hint else "")
 
+    def __reduce__(self) -> tuple[Any, ...]:  # copy and pickle (a Config holds one)
+        return (type(self), (self.path, self.key, self.problem, self.hint, self.line))
+
     def at_line(self, line: int | None) -> ConfigError:
         """This error, saying which line of the file it is on."""
         self.line = line

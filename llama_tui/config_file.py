@@ -59,6 +59,9 @@ def save_config(config: Config, path: Path | None = None) -> Path:
     new = config_to_dict(config)
     _merge(document, old, new, depth=0)
     text = tomlkit.dumps(document)
+    if text == before:  # nothing changed: no write, and the backups stay older versions
+        config.path, config.loaded = path, new
+        return path
     _loads(text, path)  # what is written must load: never trade a working file for a broken one
     if before is not None:
         _rotate_backups(path, before.encode("utf-8"))

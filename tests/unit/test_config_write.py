@@ -198,3 +198,12 @@ def test_no_write_without_a_backup(tmp_path: Path) -> None:
     with pytest.raises(OSError):
         save_config(config)
     assert path.read_text("utf-8") == COMMENTED
+
+
+def test_saving_without_a_change_writes_nothing(tmp_path: Path) -> None:
+    path = write(tmp_path, COMMENTED)
+    config = load_config(path)
+    inode = path.stat().st_ino
+    save_config(config)
+    save_config(load_config(path))
+    assert path.stat().st_ino == inode and not backup_path(path, 1).exists()

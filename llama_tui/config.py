@@ -330,7 +330,7 @@ def load_config(path: Path | None = None) -> Config:
     except OSError as exc:
         raise ConfigError(path, None, f"cannot read: {exc.strerror}") from None
     try:
-        text = raw.decode("utf-8")
+        text = raw.decode("utf-8-sig")  # a byte order mark from a Windows editor is no error
     except UnicodeDecodeError:
         raise ConfigError(path, None, "not UTF-8 text") from None
     config = config_from_text(text, path)

@@ -37,12 +37,12 @@ def save_config(config: Config, path: Path | None = None) -> Path:
     `OSError` when the file cannot be written; either way nothing was changed."""
     path = path or config.path or paths.config_file()
     if config.load_error is not None:
-        raise ConfigNotSaved(config.load_error.path, config.load_error.key,
-                             "not saved: the file has a problem to fix first",
-                             str(config.load_error), line=config.load_error.line)
+        error = config.load_error
+        raise ConfigNotSaved(error.path, error.key, f"not saved until this is fixed: {error.problem}",
+                             error.hint, line=error.line)
     target = Path(os.path.realpath(path))  # the file a symlink points to
     try:
-        before = target.read_text("utf-8")
+        before = target.read_bytes().decode("utf-8-sig")
     except FileNotFoundError:
         before = None
     except (OSError, UnicodeDecodeError) as exc:

@@ -127,6 +127,9 @@ class KeyResolver:
     def status(self, endpoint: Endpoint) -> str | None:
         """For the status line, without running anything: resolving, failed, or None."""
         if not self._needs_command(endpoint):
+            if endpoint.key_env and not endpoint.api_key \
+                    and not os.environ.get(endpoint.key_env, "").strip():
+                return f"key: {endpoint.key_env} is not set"
             return None
         with self._lock:
             job = self._jobs.get(self._ident(endpoint))

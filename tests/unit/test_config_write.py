@@ -207,3 +207,12 @@ def test_saving_without_a_change_writes_nothing(tmp_path: Path) -> None:
     save_config(config)
     save_config(load_config(path))
     assert path.stat().st_ino == inode and not backup_path(path, 1).exists()
+
+
+def test_a_byte_order_mark_is_no_error(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_bytes(b"\xef\xbb\xbf" + COMMENTED.encode("utf-8"))
+    config = load_config(path)
+    config.theme = "llama-light"
+    save_config(config)
+    assert load_config(path).theme == "llama-light"

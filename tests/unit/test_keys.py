@@ -90,7 +90,7 @@ def test_a_hanging_command_is_killed_with_its_children(tmp_path: Path) -> None:
     # leave the read waiting for the sleep to end.
     cmd = f"sleep 100 & echo $! > {pid_file}; wait"
     started = time.monotonic()
-    with pytest.raises(ConfigError, match="did not finish in 0.5 s"):
+    with pytest.raises(ConfigError, match=r"did not finish in 0\.5 s"):
         resolve_key(endpoint(cmd), timeout=0.5)
     assert time.monotonic() - started < 5
     pid = int(pid_file.read_text())
@@ -121,3 +121,11 @@ def _alive(pid: int) -> bool:
             return handle.read().split()[2] != "Z"
     except FileNotFoundError:
         return False
+
+
+def test_status_of_a_missing_key_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("NOT_SET_HERE", raising=False)
+    ep = Endpoint("a", "http://a.example", key_env="NOT_SET_HERE")
+    assert KeyResolver().status(ep) == "key: NOT_SET_HERE is not set"
+    monkeypatch.setenv("NOT_SET_HERE", "sk-env")
+    assert KeyResolver().status(ep) is None

@@ -5,13 +5,13 @@ values (a URL without a host, a non-finite number) are errors too, so nothing ba
 app. Keys come from the file (`key`), a variable (`key_env`) or a command (`key_cmd`, run by
 `llama_tui.keys`), and are resolved only when an endpoint is used. `LLAMA_TUI_BASE_URL` /
 `LLAMA_TUI_API_KEY` / `LLAMA_TUI_AUTH` define the endpoint named `env`. Writing lives in
-`llama_tui.config_file` (in place, comments kept, backups, never over a file that fails to load).
+`llama_tui.config_file` (in place, comments kept, backups, never over a file that fails to load);
+checks on single values in `config_values`; the secrets kept out of logs in `redact`.
 """
 
 from __future__ import annotations
 
 import difflib
-import ipaddress
 import logging
 import math
 import os
@@ -21,11 +21,14 @@ import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from llama_tui import paths
-from llama_tui.client.events import KEY_HIDDEN
+from llama_tui.config_values import finite_number, locate_key, url_problem
 from llama_tui.model import AUTH_SCHEMES, MODES, Endpoint, GenerationParams
+from llama_tui.redact import HideKeys, hide_keys_in_logs, remember_secrets
+
+__all__ = ["Config", "ConfigError", "ConfigNotSaved", "HideKeys", "finite_number",
+           "hide_keys_in_logs", "load_config", "remember_secrets", "save_config", "url_problem"]
 
 log = logging.getLogger(__name__)
 
@@ -128,43 +131,6 @@ def env_endpoint() -> Endpoint | None:
     )
 
 
-#: Every key this process has used, so that log records can be scrubbed of them.
-_KEYS_USED: set[str] = set()
-
-
-class HideKeys(logging.Filter):
-    """Replaces every key this process has used in a log record: message, arguments and
-    traceback (an exception message can quote a header, key included)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if not _KEYS_USED:
-            return True
-        text = record.getMessage()
-        if record.exc_info and not record.exc_text:
-            record.exc_text = logging.Formatter().formatException(record.exc_info)
-        for key in _KEYS_USED:
-            text = text.replace(key, KEY_HIDDEN)
-            if record.exc_text:
-                record.exc_text = record.exc_text.replace(key, KEY_HIDDEN)
-        record.msg, record.args = text, None
-        return True
-
-
-def hide_keys_in_logs(logger: str = "llama_tui") -> None:
-    """Put `HideKeys` on every handler of the app's logger (the log file)."""
-    for handler in logging.getLogger(logger).handlers:
-        if not any(isinstance(f, HideKeys) for f in handler.filters):
-            handler.addFilter(HideKeys())
-
-
-def remember_secrets(endpoint: Endpoint) -> Endpoint:
-    """Register the endpoint's key and secret header values with `HideKeys`."""
-    for secret in endpoint.secrets():
-        if len(secret.strip()) >= 4:
-            _KEYS_USED.update({secret, secret.strip()})
-    return endpoint
-
-
 def __getattr__(name: str) -> Any:
     # Key resolution lives in llama_tui.keys (it runs processes, in threads); the old names
     # stay importable from here.
@@ -205,43 +171,6 @@ def _typed(value: Any, types: tuple[type, ...], path: Path, key: str) -> Any:
         raise ConfigError(path, key, f"expected {names}, got {type(value).__name__} {value!r}")
     if isinstance(value, float) and not math.isfinite(value):
         raise ConfigError(path, key, f"{value!r} is not a usable number", "use a finite number")
-    return value
-
-
-_HOST_CHARS = re.compile(r"^[\w.~%-]+$")
-
-
-def url_problem(url: str) -> str | None:
-    """What is wrong with an endpoint URL (None: nothing): it must be http(s) with a host that
-    parses, so that a typo is reported at load time rather than by the first request."""
-    try:
-        parts = urlsplit(url.strip())
-        host, _port = parts.hostname, parts.port
-    except ValueError as exc:
-        return f"not a URL ({exc})"
-    if parts.scheme not in ("http", "https"):
-        return "must start with http:// or https://"
-    if not host:
-        return "has no host name"
-    if ":" in host:
-        try:
-            ipaddress.IPv6Address(host.split("%")[0])
-        except ValueError:
-            return f"{host!r} is not an IPv6 address"
-    elif not _HOST_CHARS.match(host):
-        return f"{host!r} is not a host name"
-    return None
-
-
-def finite_number(text: str, kind: type, name: str) -> Any:
-    """A number typed by the user (a form field, the command line): ValueError in words when
-    it is not one, or not finite (`nan`, `inf` would reach the server as invalid JSON)."""
-    try:
-        value = kind(text.strip())
-    except ValueError:
-        raise ValueError(f"{name}: {text.strip()!r} is not a number") from None
-    if isinstance(value, float) and not math.isfinite(value):
-        raise ValueError(f"{name}: {text.strip()!r} is not a usable number")
     return value
 
 
@@ -384,34 +313,6 @@ def _config_from_data(data: dict[str, Any], path: Path) -> Config:
         config.warnings.append(f"{path}: default_endpoint = {default!r} names no endpoint "
                                f"({_suggest(default, names)}); another one is used")
     return config
-
-
-def locate_key(text: str, key: str | None) -> int | None:
-    """The line of `key` (dotted, as `ConfigError.key` says it) in a config file's text: the
-    line that sets it, else the header of its table, else the nearest enclosing one."""
-    if not key:
-        return None
-    wanted = key.split(".")
-    best: tuple[int, int] | None = None  # (matched parts, line)
-    table: list[str] = []
-    for number, line in enumerate(text.splitlines(), 1):
-        stripped = line.strip()
-        header = re.match(r"^\[\[?\s*([^\]]+?)\s*\]\]?", stripped)
-        assigned = re.match(r"^([^=#\[]+?)\s*=", stripped)
-        if header:
-            table = _dotted(header.group(1))
-            full = table
-        elif assigned:
-            full = table + _dotted(assigned.group(1))
-        else:
-            continue
-        if full == wanted[:len(full)] and (best is None or len(full) > best[0]):
-            best = (len(full), number)
-    return best[1] if best else None
-
-
-def _dotted(name: str) -> list[str]:
-    return [part.strip().strip("\"'") for part in name.split(".")]
 
 
 # -- saving -----------------------------------------------------------------------------------

@@ -18,8 +18,9 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import Future
 
-from llama_tui.config import ConfigError, remember_secrets
+from llama_tui.config import ConfigError
 from llama_tui.model import Endpoint
+from llama_tui.redact import remember_secrets
 
 #: How long a key command may run before it is killed (a passphrase prompt nobody answers).
 KEY_CMD_TIMEOUT = 30.0

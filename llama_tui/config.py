@@ -1,26 +1,34 @@
 """config.toml: load strictly, explain every mistake, write safely (DESIGN §4).
 
-Unknown keys are errors that name the file, the key and the closest valid key. Keys come from
-the file (`key`), a variable (`key_env`) or a command (`key_cmd`), and are resolved only when an
-endpoint is used. `LLAMA_TUI_BASE_URL` / `LLAMA_TUI_API_KEY` / `LLAMA_TUI_AUTH` define the
-endpoint named `env`.
+Unknown keys are errors that name the file, the line, the key and the closest valid key; bad
+values (a URL without a host, a non-finite number) are errors too, so nothing bad reaches the
+app. Keys come from the file (`key`), a variable (`key_env`) or a command (`key_cmd`, run by
+`llama_tui.keys`), and are resolved only when an endpoint is used. `LLAMA_TUI_BASE_URL` /
+`LLAMA_TUI_API_KEY` / `LLAMA_TUI_AUTH` define the endpoint named `env`. Writing lives in
+`llama_tui.config_file` (in place, comments kept, backups, never over a file that fails to load);
+checks on single values in `config_values`; the secrets kept out of logs in `redact`.
 """
 
 from __future__ import annotations
 
 import difflib
 import logging
+import math
 import os
+import re
 import stat
-import subprocess
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from llama_tui import paths
-from llama_tui.client.events import KEY_HIDDEN
+from llama_tui.config_values import finite_number, locate_key, url_problem
 from llama_tui.model import AUTH_SCHEMES, MODES, Endpoint, GenerationParams
+from llama_tui.redact import HideKeys, hide_keys_in_logs, remember_secrets
+
+__all__ = ["Config", "ConfigError", "ConfigNotSaved", "HideKeys", "finite_number",
+           "hide_keys_in_logs", "load_config", "remember_secrets", "save_config", "url_problem"]
 
 log = logging.getLogger(__name__)
 
@@ -30,12 +38,31 @@ ENV_ENDPOINT = "env"
 class ConfigError(Exception):
     """A config problem, in words: which file, which key, what to do."""
 
-    def __init__(self, path: Path | str | None, key: str | None, problem: str, hint: str = ""):
-        self.path, self.key, self.problem, self.hint = path, key, problem, hint
-        where = f"{path}" if path else "configuration"
-        if key:
-            where += f": {key}"
-        super().__init__(f"{where}: {problem}" + (f" ({hint})" if hint else ""))
+    def __init__(self, path: Path | str | None, key: str | None, problem: str, hint: str = "",
+                 line: int | None = None):
+        self.path, self.key, self.problem, self.hint, self.line = path, key, problem, hint, line
+        super().__init__(self._text())
+
+    def _text(self) -> str:
+        where = f"{self.path}" if self.path else "configuration"
+        if self.line:
+            where += f", line {self.line}"
+        if self.key:
+            where += f": {self.key}"
+        return f"{where}: {self.problem}" + (f" ({self.hint})" if self.hint else "")
+
+    def __reduce__(self) -> tuple[Any, ...]:  # copy and pickle (a Config holds one)
+        return (type(self), (self.path, self.key, self.problem, self.hint, self.line))
+
+    def at_line(self, line: int | None) -> ConfigError:
+        """This error, saying which line of the file it is on."""
+        self.line = line
+        self.args = (self._text(),)
+        return self
+
+
+class ConfigNotSaved(ConfigError):
+    """The config was not written because the file on disk failed to load (or would not)."""
 
 
 @dataclass
@@ -50,6 +77,15 @@ class Config:
     path: Path | None = None
     #: Non-fatal findings (e.g. a world-readable file holding keys), shown once by the UI/CLI.
     warnings: list[str] = field(default_factory=list)
+    #: Why the file failed to load: this config is then the defaults and is never written.
+    load_error: ConfigError | None = field(default=None, compare=False)
+    #: `config_to_dict` of what was loaded: a save writes only what changed since (and so
+    #: keeps what someone else changed in the file meanwhile).
+    loaded: dict[str, Any] | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def writable(self) -> bool:
+        return self.load_error is None
 
     def endpoint_names(self) -> list[str]:
         names = list(self.endpoints)
@@ -80,6 +116,8 @@ def env_endpoint() -> Endpoint | None:
     url = os.environ.get("LLAMA_TUI_BASE_URL", "").strip()
     if not url:
         return None
+    if problem := url_problem(url):
+        raise ConfigError("LLAMA_TUI_BASE_URL", None, f"{url!r}: {problem}")
     auth = os.environ.get("LLAMA_TUI_AUTH", "bearer").strip() or "bearer"
     if auth not in AUTH_SCHEMES:
         raise ConfigError("LLAMA_TUI_AUTH", None, f"unknown auth scheme {auth!r}",
@@ -93,65 +131,14 @@ def env_endpoint() -> Endpoint | None:
     )
 
 
-#: Every key this process has used, so that log records can be scrubbed of them.
-_KEYS_USED: set[str] = set()
+def __getattr__(name: str) -> Any:
+    # Key resolution lives in llama_tui.keys (it runs processes, in threads); the old names
+    # stay importable from here.
+    if name in ("resolve_key", "run_key_cmd"):
+        from llama_tui import keys
 
-
-class HideKeys(logging.Filter):
-    """Replaces every key this process has used in a log record: message, arguments and
-    traceback (an exception message can quote a header, key included)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if not _KEYS_USED:
-            return True
-        text = record.getMessage()
-        if record.exc_info and not record.exc_text:
-            record.exc_text = logging.Formatter().formatException(record.exc_info)
-        for key in _KEYS_USED:
-            text = text.replace(key, KEY_HIDDEN)
-            if record.exc_text:
-                record.exc_text = record.exc_text.replace(key, KEY_HIDDEN)
-        record.msg, record.args = text, None
-        return True
-
-
-def hide_keys_in_logs(logger: str = "llama_tui") -> None:
-    """Put `HideKeys` on every handler of the app's logger (the log file)."""
-    for handler in logging.getLogger(logger).handlers:
-        if not any(isinstance(f, HideKeys) for f in handler.filters):
-            handler.addFilter(HideKeys())
-
-
-def _used(endpoint: Endpoint) -> Endpoint:
-    if endpoint.api_key and len(endpoint.api_key.strip()) >= 4:
-        _KEYS_USED.update({endpoint.api_key, endpoint.api_key.strip()})
-    return endpoint
-
-
-def resolve_key(endpoint: Endpoint) -> Endpoint:
-    """The endpoint with its key filled in from `key_env` or `key_cmd` when not literal.
-    The command's output (stdout and stderr) is never logged or shown, only its exit status."""
-    if endpoint.api_key or not (endpoint.key_env or endpoint.key_cmd):
-        return _used(endpoint)
-    if endpoint.key_env:
-        key = os.environ.get(endpoint.key_env)
-        if not key or not key.strip():
-            raise ConfigError(None, f"endpoints.{endpoint.name}.key_env",
-                              f"the variable {endpoint.key_env} is not set")
-        return _used(endpoint.with_key(key.strip()))  # a newline makes an illegal header
-    assert endpoint.key_cmd
-    try:
-        done = subprocess.run(endpoint.key_cmd, shell=True, capture_output=True, text=True,
-                              timeout=30, stdin=subprocess.DEVNULL)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise ConfigError(None, f"endpoints.{endpoint.name}.key_cmd",
-                          f"could not run the key command: {type(exc).__name__}") from None
-    key = done.stdout.strip()
-    if done.returncode != 0 or not key:
-        # Never echo the command's output: it may be (part of) a secret.
-        raise ConfigError(None, f"endpoints.{endpoint.name}.key_cmd",
-                          f"the key command exited with {done.returncode} and printed no key")
-    return _used(endpoint.with_key(key))
+        return getattr(keys, name)
+    raise AttributeError(name)
 
 
 # -- loading ----------------------------------------------------------------------------------
@@ -182,6 +169,8 @@ def _typed(value: Any, types: tuple[type, ...], path: Path, key: str) -> Any:
     if (isinstance(value, bool) and bool not in types) or not isinstance(value, types):
         names = " or ".join(t.__name__ for t in types)
         raise ConfigError(path, key, f"expected {names}, got {type(value).__name__} {value!r}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(path, key, f"{value!r} is not a usable number", "use a finite number")
     return value
 
 
@@ -205,6 +194,8 @@ def _parse_endpoint(name: str, table: Any, path: Path) -> Endpoint:
     strings = {"url", "key", "key_env", "key_cmd", "model", "ca_bundle"}
     for key in strings & set(table):
         _typed(table[key], (str,), path, prefix + key)
+    if problem := url_problem(table["url"]):
+        raise ConfigError(path, prefix + "url", f"{table['url']!r} {problem}")
     for key, choices in (("kind", MODES), ("auth", AUTH_SCHEMES), ("prompt_format", ("llama2",))):
         if key in table and table[key] not in choices:
             raise ConfigError(path, prefix + key, f"unknown value {table[key]!r}",
@@ -227,7 +218,7 @@ def _parse_endpoint(name: str, table: Any, path: Path) -> Endpoint:
             setattr(endpoint, key, float(value))
     if "max_retries" in table:
         endpoint.max_retries = _typed(table["max_retries"], (int,), path, prefix + "max_retries")
-    return endpoint
+    return remember_secrets(endpoint)
 
 
 def _verify(table: dict[str, Any], path: Path, prefix: str) -> bool | str:
@@ -258,20 +249,46 @@ def insecure_warning(endpoint: Endpoint) -> str | None:
 
 
 def load_config(path: Path | None = None) -> Config:
-    """Read config.toml (a missing file is an empty config). Raises `ConfigError`."""
+    """Read config.toml (a missing file is an empty config). Raises `ConfigError`, which says
+    the line when it can."""
     path = path or paths.config_file()
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
-        return Config(path=path)
+        return Config(path=path, loaded={})
     except OSError as exc:
         raise ConfigError(path, None, f"cannot read: {exc.strerror}") from None
     try:
-        data = tomllib.loads(raw.decode("utf-8"))
+        text = raw.decode("utf-8-sig")  # a byte order mark from a Windows editor is no error
     except UnicodeDecodeError:
         raise ConfigError(path, None, "not UTF-8 text") from None
+    config = config_from_text(text, path)
+    mode = stat.S_IMODE(path.stat().st_mode)
+    holds_keys = any(e.api_key for e in config.endpoints.values())
+    if holds_keys and mode & 0o077:
+        config.warnings.append(
+            f"{path} holds API keys and is readable by others (mode {mode:o}); run: chmod 600 {path}"
+        )
+    return config
+
+
+def config_from_text(text: str, path: Path) -> Config:
+    """Parse and validate the text of a config file; `ConfigError` names the line."""
+    try:
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(path, None, f"not valid TOML: {exc}") from None
+        found = re.search(r"line (\d+)", str(exc))
+        raise ConfigError(path, None, f"not valid TOML: {exc}",
+                          line=int(found.group(1)) if found else None) from None
+    try:
+        config = _config_from_data(data, path)
+    except ConfigError as exc:
+        raise exc.at_line(locate_key(text, exc.key)) from None
+    config.loaded = config_to_dict(config)
+    return config
+
+
+def _config_from_data(data: dict[str, Any], path: Path) -> Config:
     _check_keys(data, _TOP, path, "")
     config = Config(path=path)
     endpoints = _typed(data.get("endpoints", {}), (dict,), path, "endpoints")
@@ -282,6 +299,11 @@ def load_config(path: Path | None = None) -> Config:
                        ("theme", (str,)), ("memory_window", (int,)), ("keymap", (dict,))):
         if key in data:
             setattr(config, key, _typed(data[key], types, path, key))
+    for action, keys in list(config.keymap.items()):
+        if not isinstance(keys, str):  # not fatal: the binding keeps its default key
+            del config.keymap[action]
+            config.warnings.append(f"{path}: keymap.{action} = {keys!r} is not a key string "
+                                   f"(such as \"ctrl+t\" or \"f9\"); the default key is kept")
     if config.memory_window is not None and config.memory_window < 0:
         raise ConfigError(path, "memory_window", "must be 0 or more")
     default = config.default_endpoint
@@ -290,12 +312,6 @@ def load_config(path: Path | None = None) -> Config:
         names = config.endpoint_names() or [ENV_ENDPOINT]
         config.warnings.append(f"{path}: default_endpoint = {default!r} names no endpoint "
                                f"({_suggest(default, names)}); another one is used")
-    mode = stat.S_IMODE(path.stat().st_mode)
-    holds_keys = any(e.api_key for e in config.endpoints.values())
-    if holds_keys and mode & 0o077:
-        config.warnings.append(
-            f"{path} holds API keys and is readable by others (mode {mode:o}); run: chmod 600 {path}"
-        )
     return config
 
 
@@ -335,17 +351,7 @@ def config_to_dict(config: Config) -> dict[str, Any]:
 
 
 def save_config(config: Config, path: Path | None = None) -> Path:
-    """Write config.toml atomically, mode 0600, keeping the previous file as config.toml.bak."""
-    import tomli_w
+    """Write `config` into config.toml in place (see `llama_tui.config_file.save_config`)."""
+    from llama_tui import config_file
 
-    from llama_tui.storage.atomic import atomic_write
-
-    path = path or config.path or paths.config_file()
-    text = "# llama-tui settings (written by the settings screen; edits by hand are welcome)\n"
-    text += tomli_w.dumps(config_to_dict(config))
-    if path.exists():
-        backup = path.with_name(path.name + ".bak")
-        atomic_write(backup, path.read_bytes(), mode=0o600)
-    atomic_write(path, text.encode("utf-8"), mode=0o600)
-    config.path = path
-    return path
+    return config_file.save_config(config, path)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from llama_tui.client.dialects import auth_headers
-from llama_tui.model import Endpoint
+from llama_tui.model import SECRET_HIDDEN, Endpoint, is_secret_header
 
 KEY_VARIABLE = "$LLAMA_TUI_API_KEY"
 
@@ -29,12 +29,14 @@ class RequestRecord:
 
 
 def redacted_headers(endpoint: Endpoint) -> dict[str, str]:
-    """The request headers with the key replaced by the variable that holds it."""
+    """The request headers with the key replaced by the variable that holds it, and every
+    other secret header (`is_secret_header`) hidden."""
     headers = auth_headers(endpoint)
     key = endpoint.api_key
     if key:
         headers = {name: value.replace(key, KEY_VARIABLE) for name, value in headers.items()}
-    return headers
+    return {name: SECRET_HIDDEN if is_secret_header(name) and KEY_VARIABLE not in value else value
+            for name, value in headers.items()}
 
 
 def as_curl(record: RequestRecord) -> str:

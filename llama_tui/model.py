@@ -102,6 +102,26 @@ class GenerationParams:
         return {name: value for name, value in values.items() if value is not None}
 
 
+#: Header names that carry a key even though no part of them says so.
+_SECRET_HEADER_NAMES = frozenset({"api-key", "x-api-key", "ocp-apim-subscription-key"})
+_SECRET_HEADER_WORDS = ("key", "token", "secret", "auth")
+#: What a secret header's value shows as wherever config is shown or logged.
+SECRET_HIDDEN = "[hidden]"
+
+
+def is_secret_header(name: str) -> bool:
+    """Whether a header carries a credential and must be treated like the key everywhere
+    (shown, logged, inspected). The one place that decides it (DESIGN §3)."""
+    lowered = name.strip().lower()
+    return lowered in _SECRET_HEADER_NAMES or any(w in lowered for w in _SECRET_HEADER_WORDS)
+
+
+def shown_headers(headers: dict[str, str]) -> dict[str, str]:
+    """`headers` with every secret value replaced by `SECRET_HIDDEN`."""
+    return {name: SECRET_HIDDEN if is_secret_header(name) else value
+            for name, value in headers.items()}
+
+
 #: Always sent: Azure's default of 16 tokens surprises everybody.
 DEFAULT_MAX_TOKENS = 1024
 
@@ -128,6 +148,24 @@ class Endpoint:
 
     def with_key(self, key: str | None) -> Endpoint:
         return replace(self, api_key=key)
+
+    def secrets(self) -> list[str]:
+        """The key and every secret header value: what must never be shown or logged."""
+        values = [self.api_key] if self.api_key else []
+        values += [v for n, v in self.headers.items() if v and is_secret_header(n)]
+        return values
+
+    def __repr__(self) -> str:
+        # Hand-written so that secret header values are hidden like the key (repr=False).
+        parts = []
+        for f in fields(self):
+            if not f.repr:
+                continue
+            value = getattr(self, f.name)
+            if f.name == "headers":
+                value = shown_headers(value)
+            parts.append(f"{f.name}={value!r}")
+        return f"Endpoint({', '.join(parts)})"
 
 
 @dataclass

@@ -24,11 +24,11 @@ from llama_tui.config import (
     ConfigError,
     insecure_warning,
     load_config,
-    resolve_key,
     save_config,
 )
 from llama_tui.engine import EngineEvent, Reply, ReplyEngine, Saved, SaveFailed
 from llama_tui.inspect import RequestRecord
+from llama_tui.keys import KeyResolver
 from llama_tui.model import Conversation, Endpoint, Message
 from llama_tui.storage.store import ConversationStore
 from llama_tui.ui import terminal_guard
@@ -72,26 +72,29 @@ class LlamaApp(App[int]):
         #: Local servers to look for on first run (None: the usual ones, (): none).
         self.probe_servers = probe_servers
         self.reported_problems: set[str] = set()
-        self._resolved: dict[str, Endpoint] = {}
         self.engine = ReplyEngine(store)
         self.engine.subscribe(self._engine_event)
         self._signals: list[int] = []
         self._main: MainScreen | None = None
+        #: Key commands run here, in threads, once per session (never on this thread).
+        self.keys = KeyResolver(on_done=self._key_done_threadsafe)
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._requests: dict[str, RequestRecord] = {}
         self._requests_by_message: dict[int, tuple[Message, RequestRecord]] = {}
 
     def on_mount(self) -> None:
         from llama_tui.ui.screens.main import MainScreen
 
+        self._loop = asyncio.get_running_loop()
         self._load_themes()
-        if self.config.keymap:
-            self.set_keymap(self.config.keymap)
+        self._load_keymap()
         self._main = MainScreen()
         self.push_screen(self._main)
         self._catch_signals()
         if self.config_error:
-            self.notify(self.config_error, title="Config problem: using defaults", severity="error",
-                        timeout=30, markup=False)
+            self.notify(f"{self.config_error}\nSettings are read-only until it is fixed; "
+                        "the file is left as it is.", title="Config problem: using defaults",
+                        severity="error", timeout=30, markup=False)
         for warning in self.config.warnings:
             self.notify(warning, severity="warning", timeout=15, markup=False)
         self._warn_insecure(self.config)
@@ -116,6 +119,16 @@ class LlamaApp(App[int]):
                         severity="warning", markup=False)
             if DEFAULT_THEME in self.available_themes:
                 self.theme = DEFAULT_THEME
+
+    def _load_keymap(self) -> None:
+        from llama_tui.ui.keymap import check_keymap
+
+        keymap, problems = check_keymap(self.config.keymap)
+        if problems:
+            self.notify("\n".join(problems), title="Keymap entries ignored (defaults kept)",
+                        severity="warning", timeout=20, markup=False)
+        if keymap:
+            self.set_keymap(keymap)
 
     async def _first_run(self) -> None:
         from llama_tui.ui.screens.first_run import first_run
@@ -149,6 +162,7 @@ class LlamaApp(App[int]):
         for sig in self._signals:
             with contextlib.suppress(Exception):
                 loop.remove_signal_handler(sig)
+        self.keys.close()
         await self.engine.shutdown()
         await self.clients.aclose()
         for conv in self.engine.unsaved:  # the user was told already
@@ -192,16 +206,51 @@ class LlamaApp(App[int]):
 
     def endpoint_for(self, conv: Conversation | None) -> Endpoint | None:
         """The endpoint a conversation uses (its own if still configured, else the default),
-        with its key resolved (once per session; settings changes reset it)."""
+        with its key. Never blocks: a key command runs in a thread (`self.keys`) and until it
+        is done this raises `KeyPending`; a failed one raises `ConfigError` until retried."""
+        endpoint = self._endpoint_of(conv)
+        return None if endpoint is None else self.keys.get(endpoint)
+
+    def _endpoint_of(self, conv: Conversation | None) -> Endpoint | None:
         name = self.chosen_endpoint
         if conv is not None and conv.endpoint in self.config.endpoint_names():
             name = conv.endpoint
-        endpoint = self.config.choose_endpoint(name)
+        return self.config.choose_endpoint(name)
+
+    def endpoint_label(self, conv: Conversation | None) -> str:
+        """The status line's word on the endpoint: its name and model, or what is wrong
+        (key resolving, key command failed, no endpoint). Runs nothing itself."""
+        try:
+            endpoint = self._endpoint_of(conv)
+        except ConfigError as exc:
+            return f"endpoint: {exc.problem}"
         if endpoint is None:
-            return None
-        if endpoint.name not in self._resolved or self._resolved[endpoint.name].url != endpoint.url:
-            self._resolved[endpoint.name] = resolve_key(endpoint)
-        return self._resolved[endpoint.name]
+            return "no endpoint (F2)"
+        label = endpoint.name + (f" · {endpoint.model}" if endpoint.model else "")
+        try:
+            self.keys.get(endpoint)  # starts its key command in a thread, the first time
+        except ConfigError:
+            pass
+        return label + (f" · {state}" if (state := self.keys.status(endpoint)) else "")
+
+    def _key_done_threadsafe(self, name: str) -> None:
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            try:
+                loop.call_soon_threadsafe(self._key_done, name)
+            except RuntimeError:  # the loop closed meanwhile: the app is gone
+                pass
+
+    def _key_done(self, name: str) -> None:
+        endpoint = self.config.endpoints.get(name)
+        status = self.keys.status(endpoint) if endpoint else None
+        if status and status.startswith("key command failed"):
+            self.notify(f"{name}: {status}. Fix it in settings (F2); Save or Test connection "
+                        "runs it again.", title="Endpoint key", severity="error", timeout=15,
+                        markup=False)
+        for screen in self.screen_stack:
+            if hasattr(screen, "update_status"):
+                screen.update_status()
 
     async def save(self, conv: Conversation) -> None:
         """Save through the reply engine: one writer per conversation, in a thread. A failed
@@ -228,13 +277,30 @@ class LlamaApp(App[int]):
             self._main.post_message(EngineMessage(event))
 
     def update_config(self, config: Config) -> None:
-        """Adopt and write new settings (from the settings screen or first run)."""
+        """Adopt and write new settings (from the settings screen or first run). Raises
+        `ConfigError` (settings are read-only: the file failed to load) or `OSError`, and then
+        nothing changed."""
         save_config(config)
         before, self.config = self.config, config
-        self._resolved.clear()
+        self.keys.forget()  # a save is the user's retry of a failed key command
         self._warn_insecure(config, before)
 
+    def reload_config(self) -> str | None:
+        """Read config.toml again (after the user fixed it by hand); None when it loaded and
+        is now used, else the problem."""
+        try:
+            config = load_config(self.config.path)
+        except ConfigError as exc:
+            return str(exc)
+        before, self.config, self.config_error = self.config, config, None
+        self.keys.forget()
+        self._load_keymap()
+        self._warn_insecure(config, before)
+        return None
+
     def set_theme_and_save(self, name: str) -> None:
+        """Switch theme for the session, and remember it in config.toml when that can be
+        written (never over a file that failed to load)."""
         import copy
 
         self.theme = name
@@ -242,9 +308,15 @@ class LlamaApp(App[int]):
         config.theme = name
         try:
             self.update_config(config)
+        except ConfigError as exc:
+            self.config.theme = name
+            self.notify(f"Theme {name!r} is used for this session but not saved: {exc}",
+                        severity="warning", timeout=15, markup=False)
         except OSError as exc:
-            self.notify(f"Theme set, but the config could not be written: {exc}",
-                        severity="warning", markup=False)
+            self.config.theme = name
+            self.notify(f"Theme {name!r} is used for this session but not saved: "
+                        f"config.toml could not be written ({exc.strerror or exc}).",
+                        severity="warning", timeout=15, markup=False)
 
     def action_settings(self) -> None:
         from llama_tui.ui.screens.settings import SettingsScreen
@@ -274,6 +346,7 @@ def make_app(
     try:
         config = load_config(config_path)
     except ConfigError as exc:
-        config, config_error = Config(path=config_path), str(exc)
+        # Defaults for the session; `load_error` keeps every save away from the file.
+        config, config_error = Config(path=config_path, load_error=exc), str(exc)
     return LlamaApp(config, store or ConversationStore(), endpoint=endpoint,
                     config_error=config_error, probe_servers=probe_servers)

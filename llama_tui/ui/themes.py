@@ -6,14 +6,23 @@ name and skipped; it never stops the app.
 from __future__ import annotations
 
 import difflib
+import math
+import re
 import tomllib
 from dataclasses import fields
+from functools import cache
 from pathlib import Path
+from typing import Any
 
+from textual.color import Color, ColorParseError
+from textual.css.constants import VALID_STYLE_FLAGS
 from textual.theme import Theme
 
 THEME_FIELDS = {f.name for f in fields(Theme)}
 DEFAULT_THEME = "llama-dark"
+_BOOLS = {"dark", "ansi"}
+_NUMBERS = {"luminosity_spread", "text_alpha"}
+_AUTO = re.compile(r"^auto( \d{1,3}%)?$")
 
 
 def shipped_themes_dir() -> Path:
@@ -33,12 +42,53 @@ def load_theme_file(path: Path) -> Theme:
     data.setdefault("name", path.stem)
     if "primary" not in data:
         raise ValueError("missing primary colour")
+    _check_values(data)
     try:
         theme = Theme(**data)
         theme.to_color_system()  # parses every colour
     except Exception as exc:  # Theme/Color raise several types for bad values
         raise ValueError(f"bad value: {exc}") from None
     return theme
+
+
+def _check_values(data: dict[str, Any]) -> None:
+    """Every value of the right type and every variable readable, so that a theme that loads
+    can be chosen: Textual only parses variables when the theme is applied, and then a bad
+    one stops the app."""
+    for key, value in data.items():
+        if key in _BOOLS and not isinstance(value, bool):
+            raise ValueError(f"{key} = {value!r}: expected true or false")
+        if key in _NUMBERS and (isinstance(value, bool) or not isinstance(value, int | float)
+                                or not math.isfinite(value)):
+            raise ValueError(f"{key} = {value!r}: expected a number")
+        if key not in _BOOLS | _NUMBERS | {"variables"} and not isinstance(value, str):
+            raise ValueError(f"{key} = {value!r}: expected a string")
+    variables = data.get("variables", {})
+    if not isinstance(variables, dict):
+        raise ValueError("variables: expected a table")
+    known = _known_variables()
+    for name, value in variables.items():
+        where = f"variables.{name} = {value!r}"
+        if name not in known:
+            close = difflib.get_close_matches(name, known, n=1)
+            raise ValueError(f"unknown variable {name!r}"
+                             + (f" (did you mean {close[0]!r}?)" if close else ""))
+        if not isinstance(value, str):
+            raise ValueError(f"{where}: expected a string")
+        if name.endswith("style"):
+            flags = value.split()
+            if not flags or any(flag not in VALID_STYLE_FLAGS for flag in flags):
+                raise ValueError(f"{where}: not a text style (such as \"bold\", \"not underline\")")
+        elif value != "initial" and not _AUTO.match(value):
+            try:
+                Color.parse(value)
+            except ColorParseError:
+                raise ValueError(f"{where}: not a colour") from None
+
+
+@cache
+def _known_variables() -> frozenset[str]:
+    return frozenset(Theme(name="probe", primary="#888888").to_color_system().generate())
 
 
 def load_themes(folders: list[Path]) -> tuple[list[Theme], list[str]]:

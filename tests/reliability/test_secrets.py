@@ -112,7 +112,7 @@ async def test_a_full_session_leaves_the_key_nowhere(isolated_home: Path, fake_s
     log = log_file.read_text("utf-8")
     assert "redirected to" in log and "retry 1" in log  # the log did record the session
     assert "a library quoted [key hidden]" in log and "bad header: Bearer [key hidden]" in log
-    assert files_holding(isolated_home, KEY, skip=("config.toml", "config.toml.bak")) == []
+    assert files_holding(isolated_home, KEY, skip=("config.toml", "config.toml.bak.1")) == []
     assert "Incorrect API key provided: [key hidden]" in (
         paths.conversations_dir() / f"{conv_id}.toml").read_text("utf-8")
 
@@ -158,11 +158,12 @@ async def test_config_written_by_the_app_is_0600(isolated_home: Path) -> None:
             config = Config(path=paths.config_file(), endpoints={
                 "e": Endpoint("e", "https://llama.example/v1", api_key=KEY)})
             app.update_config(config)
+            config.theme = "llama-light"
             app.update_config(config)  # the second write keeps a backup
             await pilot.pause()
     finally:
         os.umask(old)
-    for path in (paths.config_file(), paths.config_file().with_name("config.toml.bak")):
+    for path in (paths.config_file(), paths.config_file().with_name("config.toml.bak.1")):
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
     assert load_config().endpoints["e"].api_key == KEY
 

@@ -103,7 +103,7 @@ async def test_settings_rejects_bad_url_and_edits_defaults(app_factory):
     assert config["defaults"] == {"temperature": 0.3, "max_tokens": 256}
     assert config["memory_window"] == 2
     assert config["endpoints"]["fake"]["key"] == "sk-test-secret-key-1234"
-    assert paths.config_file().with_name("config.toml.bak").exists()
+    assert paths.config_file().with_name("config.toml.bak.1").exists()
 
 
 async def test_content_filter_block_is_explained(app_factory, fake_server):

@@ -124,12 +124,12 @@ def test_unknown_defaults_key_suggests(tmp_path: Path) -> None:
         ('[defaults]\nstop = "</s>"', "defaults.stop", "expected list"),
         ('endpoints = 1', "endpoints", "expected dict"),
         ('[endpoints.a]\nurl = 1', "endpoints.a.url", "expected str"),
-        ('[endpoints.a]\nurl = "u"\nheaders = { X = 1 }', "endpoints.a.headers.X", "expected str"),
-        ('[endpoints.a]\nurl = "u"\nread_timeout = 0', "endpoints.a.read_timeout", "more than 0"),
-        ('[endpoints.a]\nurl = "u"\nread_timeout = "60"', "endpoints.a.read_timeout",
+        ('[endpoints.a]\nurl = "http://u"\nheaders = { X = 1 }', "endpoints.a.headers.X", "expected str"),
+        ('[endpoints.a]\nurl = "http://u"\nread_timeout = 0', "endpoints.a.read_timeout", "more than 0"),
+        ('[endpoints.a]\nurl = "http://u"\nread_timeout = "60"', "endpoints.a.read_timeout",
          "expected int or float"),
-        ('[endpoints.a]\nurl = "u"\ninsecure = "yes"', "endpoints.a.insecure", "expected bool"),
-        ('[endpoints.a]\nurl = "u"\nmax_retries = 1.0', "endpoints.a.max_retries", "expected int"),
+        ('[endpoints.a]\nurl = "http://u"\ninsecure = "yes"', "endpoints.a.insecure", "expected bool"),
+        ('[endpoints.a]\nurl = "http://u"\nmax_retries = 1.0', "endpoints.a.max_retries", "expected int"),
     ],
 )
 def test_wrong_types_name_the_key(tmp_path: Path, text: str, key: str, words: str) -> None:
@@ -144,7 +144,7 @@ def test_wrong_types_name_the_key(tmp_path: Path, text: str, key: str, words: st
      ("prompt_format", "llama3", "llama2")],
 )
 def test_bad_choice_values(tmp_path: Path, key: str, value: str, choices: str) -> None:
-    error = error_of(tmp_path, f'[endpoints.a]\nurl = "u"\n{key} = "{value}"\n')
+    error = error_of(tmp_path, f'[endpoints.a]\nurl = "http://u"\n{key} = "{value}"\n')
     assert error.key == f"endpoints.a.{key}"
     assert repr(value) in str(error) and choices in str(error)
 
@@ -161,7 +161,7 @@ def test_missing_file_is_an_empty_config(tmp_path: Path) -> None:
 
 
 def test_invalid_toml_names_the_file(tmp_path: Path) -> None:
-    error = error_of(tmp_path, '[endpoints.a\nurl = "u"\n')
+    error = error_of(tmp_path, '[endpoints.a\nurl = "http://u"\n')
     assert error.path == tmp_path / "config.toml" and "not valid TOML" in str(error)
 
 
@@ -174,7 +174,7 @@ def test_non_utf8_names_the_file(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("mode", [0o644, 0o604, 0o640])
 def test_readable_by_others_file_with_a_key_warns(tmp_path: Path, mode: int) -> None:
-    path = write(tmp_path, '[endpoints.a]\nurl = "u"\nkey = "sk-1"\n', mode=mode)
+    path = write(tmp_path, '[endpoints.a]\nurl = "http://u"\nkey = "sk-1"\n', mode=mode)
     config = load_config(path)
     assert len(config.warnings) == 1
     assert str(path) in config.warnings[0] and "chmod 600" in config.warnings[0]
@@ -183,8 +183,8 @@ def test_readable_by_others_file_with_a_key_warns(tmp_path: Path, mode: int) -> 
 
 @pytest.mark.parametrize(
     ("text", "mode"),
-    [('[endpoints.a]\nurl = "u"\nkey = "sk-1"\n', 0o600),
-     ('[endpoints.a]\nurl = "u"\nkey_env = "K"\n', 0o644)],
+    [('[endpoints.a]\nurl = "http://u"\nkey = "sk-1"\n', 0o600),
+     ('[endpoints.a]\nurl = "http://u"\nkey_env = "K"\n', 0o644)],
 )
 def test_no_warning_when_private_or_keyless(tmp_path: Path, text: str, mode: int) -> None:
     assert load_config(write(tmp_path, text, mode)).warnings == []
@@ -284,7 +284,7 @@ def test_save_keeps_a_backup_of_the_previous_file(tmp_path: Path) -> None:
     config = load_config(path)
     config.theme = "monokai"
     save_config(config)
-    backup = tmp_path / "config.toml.bak"
+    backup = tmp_path / "config.toml.bak.1"
     assert backup.read_text("utf-8") == FULL
     assert stat.S_IMODE(backup.stat().st_mode) == 0o600
     assert load_config(path).theme == "monokai"
@@ -295,11 +295,92 @@ def test_save_keeps_a_backup_of_the_previous_file(tmp_path: Path) -> None:
 def test_a_default_endpoint_that_names_no_endpoint_is_said_not_fatal(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("LLAMA_TUI_BASE_URL", raising=False)
-    path = write(tmp_path, 'default_endpoint = "azur"\n[endpoints.azure]\nurl = "u"\n')
+    path = write(tmp_path, 'default_endpoint = "azur"\n[endpoints.azure]\nurl = "http://u"\n')
     config = load_config(path)
     assert len(config.warnings) == 1
     assert "'azur' names no endpoint" in config.warnings[0]
     assert "did you mean 'azure'?" in config.warnings[0]
     assert config.choose_endpoint().name == "azure"
-    fine = write(tmp_path, 'default_endpoint = "azure"\n[endpoints.azure]\nurl = "u"\n')
+    fine = write(tmp_path, 'default_endpoint = "azure"\n[endpoints.azure]\nurl = "http://u"\n')
     assert load_config(fine).warnings == []
+
+
+# -- values that would crash later are refused at load ---------------------------------------
+
+@pytest.mark.parametrize(
+    ("url", "words"),
+    [("http://[::1", "not a URL"), ("ftp://x.example", "http:// or https://"),
+     ("x.example/v1", "http:// or https://"), ("https://", "no host"),
+     ("http://my host/v1", "not a host name"), ("http://x.example:99999", "not a URL")],
+)
+def test_bad_urls_are_refused_at_load(tmp_path: Path, url: str, words: str) -> None:
+    error = error_of(tmp_path, f'[endpoints.a]\nurl = "{url}"\n')
+    assert error.key == "endpoints.a.url" and words in str(error) and url in str(error)
+    assert error.line == 2
+
+
+@pytest.mark.parametrize("url", ["http://[::1]:8080/v1", "https://x.inference.ai.azure.com",
+                                 "http://127.0.0.1:11434", "https://gw.example/llama?api-version=1"])
+def test_good_urls_load(tmp_path: Path, url: str) -> None:
+    assert load_config(write(tmp_path, f'[endpoints.a]\nurl = "{url}"\n')).endpoints["a"].url == url
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "+nan"])
+def test_non_finite_numbers_are_refused(tmp_path: Path, value: str) -> None:
+    error = error_of(tmp_path, f"# comment\n[defaults]\ntemperature = {value}\n")
+    assert error.key == "defaults.temperature" and "not a usable number" in str(error)
+    assert error.line == 3
+    error = error_of(tmp_path, f'[endpoints.a]\nurl = "http://a"\nread_timeout = {value}\n')
+    assert error.key == "endpoints.a.read_timeout"
+
+
+def test_finite_number_for_typed_values() -> None:
+    from llama_tui.config import finite_number
+
+    assert finite_number(" 0.5 ", float, "temperature") == 0.5
+    for text in ("nan", "inf", "-Infinity", "hot"):
+        with pytest.raises(ValueError, match="temperature"):
+            finite_number(text, float, "temperature")
+
+
+def test_a_keymap_value_that_is_not_a_string_is_a_warning(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, '[keymap]\nsettings = 5\nnew-chat = "ctrl+t"\n'))
+    assert config.keymap == {"new-chat": "ctrl+t"}
+    assert len(config.warnings) == 1 and "keymap.settings = 5" in config.warnings[0]
+
+
+def test_the_line_of_a_toml_syntax_error(tmp_path: Path) -> None:
+    error = error_of(tmp_path, 'theme = "a"\n\n[endpoints.a\nurl = "u"\n')
+    assert error.line == 3 and ", line 3: not valid TOML" in str(error)
+
+
+# -- secret headers ---------------------------------------------------------------------------
+
+SECRET_HEADERS = {"X-API-Key": "sk-header-one", "Ocp-Apim-Subscription-Key": "sk-header-two",
+                  "api-key": "sk-header-three", "X-Auth-Token": "sk-header-four",
+                  "azureml-model-deployment": "visible-deployment"}
+
+
+def test_secret_headers_are_hidden_like_the_key(tmp_path: Path) -> None:
+    import logging
+
+    from llama_tui.config import HideKeys
+    from llama_tui.inspect import redacted_headers
+    from llama_tui.model import is_secret_header
+
+    assert [is_secret_header(n) for n in SECRET_HEADERS] == [True] * 4 + [False]
+    assert is_secret_header("x-goog-api-key") and is_secret_header("Proxy-Authorization")
+    headers = "\n".join(f'"{k}" = "{v}"' for k, v in SECRET_HEADERS.items())
+    config = load_config(write(tmp_path, f'[endpoints.a]\nurl = "http://a"\nkey = "sk-main-key"\n'
+                                         f"[endpoints.a.headers]\n{headers}\n"))
+    endpoint = config.endpoints["a"]
+    shown = repr(endpoint) + repr(config)
+    assert "visible-deployment" in shown
+    assert "sk-header" not in shown and "sk-main-key" not in shown
+    inspected = redacted_headers(endpoint)
+    assert "sk-header" not in repr(inspected) and "sk-main-key" not in repr(inspected)
+    assert inspected["azureml-model-deployment"] == "visible-deployment"
+    record = logging.LogRecord("llama_tui", logging.INFO, __file__, 1, "sent %s", (
+        dict(SECRET_HEADERS),), None)
+    HideKeys().filter(record)
+    assert "sk-header" not in record.getMessage() and "visible-deployment" in record.getMessage()

@@ -23,13 +23,12 @@ from llama_tui.prompts import Template, TemplateError
 
 def parse_number(text: str, kind: type, name: str) -> Any:
     """A form field's number (None when empty); ValueError in words when it is not one."""
+    from llama_tui.config import finite_number
+
     text = text.strip()
     if not text:
         return None
-    try:
-        value = kind(text)
-    except ValueError:
-        raise ValueError(f"{name}: {text!r} is not a number") from None
+    value = finite_number(text, kind, name)  # nan and inf are not numbers a server takes
     if value < 0:
         raise ValueError(f"{name}: must be 0 or more")
     return value

@@ -12,6 +12,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
 from llama_tui.client.probe import LOCAL_SERVERS, Found, probe_local_servers
+from llama_tui.config import ConfigError
 from llama_tui.model import Endpoint
 
 if TYPE_CHECKING:
@@ -53,7 +54,13 @@ async def first_run(app: LlamaApp) -> None:
             config.endpoints[name] = Endpoint(name=name, url=server.url,
                                               model=server.models[0] if server.models else None)
             config.default_endpoint = name
-            app.update_config(config)
-            app.notify(f"Using {server.label} at {server.url}", markup=False)
-            return
+            try:
+                app.update_config(config)
+            except (ConfigError, OSError) as exc:  # a read-only config folder, say
+                reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+                app.notify(f"Could not save the endpoint to config.toml: {reason}",
+                           severity="error", timeout=15, markup=False)
+            else:
+                app.notify(f"Using {server.label} at {server.url}", markup=False)
+                return
     await app.push_screen(SettingsScreen(intro=FIRST_RUN_HELP))

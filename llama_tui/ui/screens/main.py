@@ -472,15 +472,7 @@ class MainScreen(ManageActions, Screen[None]):
         self.refresh_list()
 
     def update_status(self) -> None:
-        parts: list[str] = []
-        try:
-            endpoint = self.app.endpoint_for(self.current)
-        except ConfigError:
-            endpoint = None
-        if endpoint is not None:
-            parts.append(f"{endpoint.name}" + (f" · {endpoint.model}" if endpoint.model else ""))
-        else:
-            parts.append("no endpoint (F2)")
+        parts: list[str] = [self.app.endpoint_label(self.current)]  # never runs a key command
         conv = self.current
         k = conv.params.memory_window if conv else self.app.config.memory_window
         reply = self.app.engine.reply_for(conv)

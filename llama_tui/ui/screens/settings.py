@@ -1,7 +1,9 @@
 """Settings: endpoints (add / edit / delete / test), defaults, theme. Saved to config.toml (0600).
 
 Keys are never shown: the key field is empty, its placeholder shows the last four characters,
-and leaving it empty keeps the stored key.
+and leaving it empty keeps the stored key. Secret headers (`is_secret_header`) show masked
+too, and a masked value left as it is keeps the stored one. When config.toml failed to load,
+the screen says where the problem is and saving is off until the file is fixed (Reload).
 """
 
 from __future__ import annotations
@@ -20,8 +22,8 @@ from textual.widgets import Button, Footer, Input, Label, OptionList, Select, St
 from textual.widgets.option_list import Option
 
 from llama_tui.client import ApiError, Client, GenerationRequest
-from llama_tui.config import ConfigError, resolve_key
-from llama_tui.model import AUTH_SCHEMES, MODES, Endpoint, GenerationParams
+from llama_tui.config import ConfigError, url_problem
+from llama_tui.model import AUTH_SCHEMES, MODES, Endpoint, GenerationParams, is_secret_header
 
 if TYPE_CHECKING:
     from llama_tui.ui.app import LlamaApp
@@ -41,16 +43,36 @@ def mask(key: str | None) -> str:
     return f"stored key ••••{key[-4:] if len(key) > 8 else ''} · type to replace"
 
 
-def parse_headers(text: str) -> dict[str, str]:
+def masked_value(value: str) -> str:
+    return f"••••{value[-4:] if len(value) > 8 else ''}"
+
+
+def show_headers(headers: dict[str, str]) -> str:
+    """The headers as the form shows them: secret values masked like the key."""
+    return "\n".join(f"{name}: {masked_value(value) if is_secret_header(name) else value}"
+                     for name, value in headers.items())
+
+
+def parse_headers(text: str, stored: dict[str, str] | None = None) -> dict[str, str]:
+    """The form's headers; a secret one still showing its mask keeps its `stored` value."""
+    stored = stored or {}
     headers: dict[str, str] = {}
     for line in text.splitlines():
         if not line.strip():
             continue
         name, sep, value = line.partition(":")
         if not sep or not name.strip():
-            raise ValueError(f"header line {line!r} is not 'Name: value'")
-        headers[name.strip()] = value.strip()
+            raise ValueError(f"header line {_shown_line(name)!r} is not 'Name: value'")
+        name, value = name.strip(), value.strip()
+        if name in stored and is_secret_header(name) and value == masked_value(stored[name]):
+            value = stored[name]
+        headers[name] = value
     return headers
+
+
+def _shown_line(name: str) -> str:
+    # The line may hold a secret typed without its colon: show only the start.
+    return name.strip()[:12] + ("…" if len(name.strip()) > 12 else "")
 
 
 class SettingsScreen(Screen[None]):
@@ -65,6 +87,9 @@ class SettingsScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Static(Content(self.intro), id="settings-intro", classes="intro")
+        with Horizontal(id="settings-readonly"):
+            yield Static("", id="readonly-reason")
+            yield Button("Reload config", id="reload-config", compact=True)
         with Horizontal(id="settings"):
             with Vertical(id="endpoint-list-pane"):
                 yield Label("Endpoints")
@@ -139,10 +164,37 @@ class SettingsScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.query_one("#settings-intro").display = bool(self.intro)
+        self._show_writable()
         self._fill_list()
         self._load_endpoint(next(iter(self.app.config.endpoints), NEW))
         self._load_defaults()
         self.query_one("#ep-name" if self.editing == NEW else "#ep-url", Input).focus()
+
+    def _show_writable(self) -> None:
+        """Read-only while config.toml fails to load: say where, turn saving off."""
+        error = self.app.config.load_error
+        self.query_one("#settings-readonly").display = error is not None
+        if error is not None:
+            where = f"{error.path}" + (f", line {error.line}" if error.line else "")
+            self.query_one("#readonly-reason", Static).update(Content(
+                f"Settings are read-only: {where} could not be loaded, so nothing here is "
+                f"saved (the file is left untouched).\nFix {error.key or 'it'}: {error.problem}"
+                + (f" ({error.hint})" if error.hint else "") + "\nthen Reload config."))
+        for button in ("#ep-save", "#ep-default", "#ep-delete", "#defaults-save"):
+            self.query_one(button, Button).disabled = error is not None
+
+    @on(Button.Pressed, "#reload-config")
+    def _reload(self) -> None:
+        problem = self.app.reload_config()
+        if problem:
+            self.notify(problem, title="Config still has a problem", severity="error",
+                        timeout=15, markup=False)
+        else:
+            self.notify("Config loaded; settings can be saved again.", markup=False)
+        self._show_writable()
+        self._fill_list()
+        self._load_endpoint(next(iter(self.app.config.endpoints), NEW))
+        self._load_defaults()
 
     def _fill_list(self) -> None:
         config = self.app.config
@@ -170,7 +222,7 @@ class SettingsScreen(Screen[None]):
         self.query_one("#ep-kind", Select).value = ep.kind
         self.query_one("#ep-auth", Select).value = ep.auth
         self.query_one("#ep-format", Select).value = ep.prompt_format or "none"
-        self.query_one("#ep-headers", TextArea).text = "\n".join(f"{k}: {v}" for k, v in ep.headers.items())
+        self.query_one("#ep-headers", TextArea).text = show_headers(ep.headers)
         self.query_one("#ep-result", Static).update("")
 
     def _load_defaults(self) -> None:
@@ -197,8 +249,8 @@ class SettingsScreen(Screen[None]):
         url = self.query_one("#ep-url", Input).value.strip()
         if not name:
             raise ValueError("give the endpoint a name")
-        if not url.startswith(("http://", "https://")):
-            raise ValueError("the URL must start with http:// or https://")
+        if problem := url_problem(url):
+            raise ValueError(f"the URL {problem}")
         old = self.app.config.endpoints.get(self.editing)
         key = self.query_one("#ep-key", Input).value.strip() or (old.api_key if old else None)
         fmt = self.query_one("#ep-format", Select).value
@@ -214,7 +266,8 @@ class SettingsScreen(Screen[None]):
             key_cmd=self.query_one("#ep-key-cmd", Input).value.strip() or None,
             model=self.query_one("#ep-model", Input).value.strip() or None,
             prompt_format=None if fmt == "none" else "llama2",
-            headers=parse_headers(self.query_one("#ep-headers", TextArea).text),
+            headers=parse_headers(self.query_one("#ep-headers", TextArea).text,
+                                  old.headers if old else None),
         )
 
     def _result(self, text: str, ok: bool, target: str = "#ep-result") -> None:
@@ -237,7 +290,8 @@ class SettingsScreen(Screen[None]):
         config.endpoints[endpoint.name] = endpoint
         if config.default_endpoint in (None, self.editing):
             config.default_endpoint = endpoint.name
-        self._write(config, f"saved {endpoint.name}")
+        if not self._write(config, f"saved {endpoint.name}"):
+            return
         self._fill_list()
         self._load_endpoint(endpoint.name)
         self._result(f"saved {endpoint.name} to {config.path}", True)
@@ -250,7 +304,8 @@ class SettingsScreen(Screen[None]):
         del config.endpoints[self.editing]
         if config.default_endpoint == self.editing:
             config.default_endpoint = next(iter(config.endpoints), None)
-        self._write(config, f"deleted {self.editing}")
+        if not self._write(config, f"deleted {self.editing}"):
+            return
         self._fill_list()
         self._load_endpoint(next(iter(config.endpoints), NEW))
 
@@ -259,22 +314,26 @@ class SettingsScreen(Screen[None]):
         if self.editing in self.app.config.endpoints:
             config = copy.deepcopy(self.app.config)
             config.default_endpoint = self.editing
-            self._write(config, f"{self.editing} is the default")
-            self._fill_list()
+            if self._write(config, f"{self.editing} is the default"):
+                self._fill_list()
 
-    def _write(self, config: Any, what: str) -> None:
+    def _write(self, config: Any, what: str, target: str = "#ep-result") -> bool:
         try:
             self.app.update_config(config)
+        except ConfigError as exc:
+            self._result(str(exc), False, target)
+            return False
         except OSError as exc:
-            self._result(f"could not write the config: {exc}", False)
-            return
+            self._result(f"could not write the config: {exc.strerror or exc}", False, target)
+            return False
         self.notify(what, markup=False)
+        return True
 
     @on(Button.Pressed, "#ep-test")
     def _test(self) -> None:
         try:
-            endpoint = resolve_key(self._form_endpoint())
-        except (ValueError, ConfigError) as exc:
+            endpoint = self._form_endpoint()
+        except ValueError as exc:
             self._result(str(exc), False)
             return
         self._result(f"testing {endpoint.url} …", True)
@@ -282,6 +341,15 @@ class SettingsScreen(Screen[None]):
 
     @work(exclusive=True, group="test-connection")
     async def _run_test(self, endpoint: Endpoint) -> None:
+        keys = self.app.keys
+        keys.retry(endpoint.name)  # Test connection is the user's retry of a failed key command
+        if keys.status(endpoint):
+            self._result("running the key command …", True)
+        try:
+            endpoint = await keys.wait(endpoint)
+        except ConfigError as exc:
+            self._result(str(exc), False)
+            return
         self._result(await test_connection(endpoint), True)
 
     @on(Button.Pressed, "#defaults-save")
@@ -302,9 +370,10 @@ class SettingsScreen(Screen[None]):
         theme = self.query_one("#theme", Select).value
         if isinstance(theme, str):
             config.theme = theme
-            self.app.theme = theme
-        self._write(config, "defaults saved")
-        self._result(f"saved to {config.path}", True, "#defaults-result")
+        if self._write(config, "defaults saved", "#defaults-result"):
+            if isinstance(theme, str):
+                self.app.theme = theme
+            self._result(f"saved to {config.path}", True, "#defaults-result")
 
     def action_close(self) -> None:
         self.app.pop_screen()

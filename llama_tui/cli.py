@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import os
 import sys
 from collections.abc import Sequence
@@ -59,8 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
                       help="with --completion: render the chat as a Llama 2 [INST] prompt")
     what.add_argument("--system", metavar="TEXT", help="system prompt")
     what.add_argument("--max-tokens", type=_positive_int, metavar="N")
-    what.add_argument("--temperature", type=float, metavar="T")
-    what.add_argument("--top-p", type=float, metavar="P")
+    what.add_argument("--temperature", type=_finite_float, metavar="T")
+    what.add_argument("--top-p", type=_finite_float, metavar="P")
     what.add_argument("--stop", action="append", metavar="S", help="stop sequence (repeatable)")
     what.add_argument("--seed", type=int, metavar="N")
     what.add_argument("--no-stream", action="store_true", help="ask for one complete response")
@@ -96,6 +97,13 @@ def _non_negative_int(text: str) -> int:
     value = int(text)
     if value < 0:
         raise argparse.ArgumentTypeError("must be 0 or more")
+    return value
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError("must be a finite number")
     return value
 
 

@@ -27,7 +27,7 @@ import copy
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -38,6 +38,7 @@ from llama_tui.client.events import (
     ResponseStarted,
     StreamEvent,
     TextDelta,
+    hide_secrets,
 )
 from llama_tui.model import Conversation, Message, Stats, Usage
 from llama_tui.sanitize import sanitize
@@ -81,6 +82,9 @@ class Reply:
     record: Any = None
     #: False: `parts` keep the server's bytes (`ask --raw`); what is saved is sanitised anyway.
     clean: bool = True
+    #: The endpoint's key and secret header values: a server that echoes one into the reply
+    #: does not get it stored (`stored_text`).
+    secrets: tuple[str, ...] = ()
     parts: list[str] = field(default_factory=list)
     started_at: float = field(default_factory=time.monotonic)
     first_token_at: float | None = None
@@ -100,9 +104,10 @@ class Reply:
         return "".join(self.parts)
 
     @property
-    def clean_text(self) -> str:
-        """The text as it may be stored and shown."""
-        return self.text if self.clean else sanitize(self.text)
+    def stored_text(self) -> str:
+        """The text as it is stored and shown once the reply ends: sanitised, secrets hidden."""
+        text = self.text if self.clean else sanitize(self.text)
+        return hide_secrets(text, self.secrets) if self.secrets else text
 
     @property
     def streaming(self) -> bool:
@@ -236,12 +241,14 @@ class ReplyEngine:
         prompt: str = "",
         record: Any = None,
         clean: bool = True,
+        secrets: Sequence[str] = (),
     ) -> Reply:
         """Stream `request` into `message` (already the last message of `conversation`).
         The text is sanitised as it arrives unless `clean` is False (then only when saved)."""
         if self.reply_for(conversation) is not None:
             raise RuntimeError("a reply is already streaming in this conversation")
-        reply = Reply(conversation, message, prompt=prompt, record=record, clean=clean)
+        reply = Reply(conversation, message, prompt=prompt, record=record, clean=clean,
+                      secrets=tuple(s for s in secrets if s))
         self._replies[id(conversation)] = reply
         reply.task = asyncio.get_running_loop().create_task(self._run(reply, client, request))
         return reply
@@ -327,7 +334,7 @@ class ReplyEngine:
         if not reply.streaming:
             return
         reply.outcome = reason
-        finish_reply(reply.conversation, reply.text, reason, message=reply.message,
+        finish_reply(reply.conversation, reply.stored_text, reason, message=reply.message,
                      stats=stats, usage=usage, error=error)
         self._emit(ReplyEnded(reply))
 
@@ -339,7 +346,7 @@ class ReplyEngine:
             count = len(reply.parts)
             if count != written and reply.streaming:
                 written = count
-                reply.message.content = reply.clean_text
+                reply.message.content = reply.stored_text
                 await self.save(reply.conversation)
 
     # -- saving -----------------------------------------------------------------------------
@@ -476,7 +483,7 @@ class ReplyEngine:
         written = 0
         for reply in self.replies:
             if reply.streaming:
-                reply.message.content = reply.clean_text
+                reply.message.content = reply.stored_text
                 reply.message.finish_reason = reason
                 reply.message.stats = reply.partial_stats()
         convs = {id(r.conversation): r.conversation for r in self.replies}

@@ -104,7 +104,8 @@ class GenerationParams:
 
 #: Header names that carry a key even though no part of them says so.
 _SECRET_HEADER_NAMES = frozenset({"api-key", "x-api-key", "ocp-apim-subscription-key"})
-_SECRET_HEADER_WORDS = ("key", "token", "secret", "auth")
+_SECRET_HEADER_WORDS = ("key", "token", "secret", "auth", "signature", "password", "cookie",
+                        "session")
 #: What a secret header's value shows as wherever config is shown or logged.
 SECRET_HIDDEN = "[hidden]"
 

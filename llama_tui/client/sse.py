@@ -88,11 +88,6 @@ def _origin(url: str) -> tuple[str, str]:
     return parts.scheme, parts.netloc.lower()
 
 
-#: Extra headers whose values are treated as secrets in error messages (all extra headers are
-#: dropped on a redirect to another origin anyway).
-_SECRET_HEADER = re.compile(r"key|token|auth|secret|signature|password|cookie|session", re.I)
-
-
 def _tls(verify: bool | str) -> bool | ssl.SSLContext:
     """httpx's `verify`: True (the system's CAs via certifi), False (`insecure = true`), or a
     context trusting the PEM bundle at `verify` (`ca_bundle`). Raises OSError / SSLError."""
@@ -180,10 +175,7 @@ class Client:
                 await response.aclose()
 
     def _secrets(self) -> list[str]:
-        found = [self.endpoint.api_key] if self.endpoint.api_key else []
-        found += [value for name, value in self.endpoint.headers.items()
-                  if _SECRET_HEADER.search(name)]
-        return found
+        return self.endpoint.secrets()
 
     async def _open(self, request: GenerationRequest
                     ) -> tuple[ResponseStarted, httpx.Response, AsyncGenerator[StreamEvent, None]]:

@@ -299,7 +299,7 @@ async def _stream(
     try:
         async with Client(endpoint) as client:
             reply = engine.start(conversation, begin_reply(conversation), client, request,
-                                 clean=not raw)
+                                 clean=not raw, secrets=endpoint.secrets())
             await engine.wait(reply)
     finally:
         for sig in _SIGNALS:

@@ -6,6 +6,7 @@ written back, so a round trip through llama-tui never drops another tool's data.
 
 from __future__ import annotations
 
+import math
 import tomllib
 from dataclasses import fields
 from datetime import UTC, date, datetime, time
@@ -84,6 +85,8 @@ def _decode_params(table: Any) -> ConversationParams:
             _expect(value, int, f"params.{key}")
         else:
             _expect(value, (int, float), f"params.{key}")
+            if not math.isfinite(value):  # nan/inf: a request no server accepts
+                raise CodecError(f"params.{key}: {value} is not a usable number")
             known[key] = float(value)
     return ConversationParams(**known)
 

@@ -526,3 +526,9 @@ def test_empty_event_stream_is_a_failure(home: Path, fake_server: FakeServer, ur
     run = ask(home, url, "Hi")
     assert run.code == 1 and run.stdout == b""
     assert "no reply" in run.stderr
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf"])
+def test_a_number_no_server_accepts_is_a_usage_error(home: Path, url: str, value: str) -> None:
+    run = ask(home, url, f"--temperature={value}", "Hi")
+    assert run.code == 2 and "finite" in run.stderr and "Traceback" not in run.stderr

@@ -264,3 +264,23 @@ def test_inspector_and_curl_never_hold_the_key_whatever_the_auth_scheme(auth: st
     for text in (describe(record), as_curl(record), repr(record)):
         assert KEY not in text
     assert "$LLAMA_TUI_API_KEY" in as_curl(record)
+
+
+async def test_a_key_the_server_echoes_in_the_reply_is_not_stored_or_left_on_screen(
+    isolated_home: Path, fake_server: FakeServer,
+) -> None:
+    """The key split across two chunks of the reply: hidden in the file and, once the reply
+    ends, on screen (while streaming it may show: a split key cannot be seen in one piece)."""
+    from llama_tui.client.events import KEY_HIDDEN
+    from llama_tui.ui.widgets.message_view import AssistantMessage
+
+    fake_server.enqueue(chat_stream(["Your key is ", KEY[:9], KEY[9:], ", keep it safe."]))
+    write_config(isolated_home, fake_server)
+    app = make_app(probe_servers=())
+    async with app.run_test(size=SIZE) as pilot:
+        await type_and_send(pilot, "what is my key?")
+        await wait_replies(pilot)
+        shown = main(app).query(AssistantMessage).last().source
+    assert KEY not in shown and KEY_HIDDEN in shown
+    assert files_holding(isolated_home / "data", KEY) == []
+    assert files_holding(isolated_home / "data", KEY_HIDDEN) != []

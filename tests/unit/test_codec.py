@@ -205,3 +205,13 @@ def test_unknown_stats_keys_survive_a_round_trip() -> None:
     text = DESIGN_EXAMPLE.replace('request_id = "..."', 'request_id = "..."\ngpu = "A100"')
     data = tomllib.loads(codec.dumps(codec.loads(text)))
     assert data["messages"][1]["stats"].get("gpu") == "A100"
+
+
+def test_a_parameter_no_server_accepts_is_refused_by_name() -> None:
+    import pytest
+
+    from llama_tui.storage.codec import CodecError, loads
+
+    text = 'schema_version = 1\nid = "A"\n\n[params]\ntemperature = nan\n'
+    with pytest.raises(CodecError, match=r"params\.temperature"):
+        loads(text)

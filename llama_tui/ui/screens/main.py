@@ -296,7 +296,8 @@ class MainScreen(ManageActions, Screen[None]):
             view = await chat.add(message, streaming=True)
         await self.app.save(conv)
         reply = self.app.engine.start(conv, message, self.app.clients.get(endpoint), request,
-                                      prompt=text, record=request_record(endpoint, request))
+                                      prompt=text, record=request_record(endpoint, request),
+                                      secrets=endpoint.secrets())
         if view is not None and conv is self.current:
             self._set_live(LiveView(reply, view))
         self.query_one(ConversationList).set_generating(conv.id, True)
@@ -358,6 +359,8 @@ class MainScreen(ManageActions, Screen[None]):
             await self._live.catch_up()
             self._live.ended = True
             await self._live.view.finish(reply.outcome, reply.message.stats, reply.message.error)
+            if reply.message.content != reply.text:  # the server echoed a secret: now hidden
+                await self.open_conversation(conv)
         if reply.record is not None:
             self.app.remember_request(reply)
         if not any(r.streaming and r.conversation.id == conv.id

@@ -145,11 +145,11 @@ def _silence_stdout() -> None:
 def guard_output(args: argparse.Namespace) -> None:
     """Everything the CLI prints passes `sanitize` (DESIGN §7), but the reply of `ask --raw`."""
     if not isinstance(sys.stderr, SafeStream) and sys.stderr is not None:
-        sys.stderr = SafeStream(sys.stderr)  # type: ignore[assignment]
+        sys.stderr = SafeStream(sys.stderr)
     raw = args.command == "ask" and getattr(args, "raw", False)
     if not raw and args.command is not None and not isinstance(sys.stdout, SafeStream) \
             and sys.stdout is not None:
-        sys.stdout = SafeStream(sys.stdout)  # type: ignore[assignment]
+        sys.stdout = SafeStream(sys.stdout)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

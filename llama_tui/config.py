@@ -131,16 +131,6 @@ def env_endpoint() -> Endpoint | None:
     )
 
 
-def __getattr__(name: str) -> Any:
-    # Key resolution lives in llama_tui.keys (it runs processes, in threads); the old names
-    # stay importable from here.
-    if name in ("resolve_key", "run_key_cmd"):
-        from llama_tui import keys
-
-        return getattr(keys, name)
-    raise AttributeError(name)
-
-
 # -- loading ----------------------------------------------------------------------------------
 
 _TOP = {"default_endpoint", "defaults", "memory_window", "system_prompt", "theme", "keymap",

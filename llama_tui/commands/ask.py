@@ -19,7 +19,7 @@ from typing import TextIO
 from llama_tui import paths
 from llama_tui.cli import EXIT_FAILED, EXIT_FILTERED, EXIT_OK, UsageError, err
 from llama_tui.client import ApiError, Client, GenerationRequest
-from llama_tui.config import Config, hide_keys_in_logs, insecure_warning, load_config, resolve_key
+from llama_tui.config import Config, hide_keys_in_logs, insecure_warning, load_config
 from llama_tui.engine import (
     CANCELLED,
     INTERRUPTED,
@@ -29,6 +29,7 @@ from llama_tui.engine import (
     Saved,
     TextGrew,
 )
+from llama_tui.keys import resolve_key
 from llama_tui.model import AUTH_SCHEMES, Conversation, Endpoint, GenerationParams, Mode
 from llama_tui.prompts import (
     PromptFormatError,

@@ -11,9 +11,9 @@ from llama_tui.config import (
     Config,
     ConfigError,
     load_config,
-    resolve_key,
     save_config,
 )
+from llama_tui.keys import resolve_key
 from llama_tui.model import Endpoint, GenerationParams
 
 FULL = '''

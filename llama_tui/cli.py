@@ -1,4 +1,4 @@
-"""The command line (DESIGN §5): `llama-tui` opens the app; `ask`, `list`, `export`, `locate`.
+"""The command line (docs/design.md §5): `llama-tui` opens the app; `ask`, `list`, `export`, `locate`.
 
 `ask` writes only the reply text to stdout; every other word goes to stderr, and every failure
 exits non-zero: 1 the request failed, 2 usage or configuration, 3 blocked by a content filter,
@@ -143,7 +143,7 @@ def _silence_stdout() -> None:
 
 
 def guard_output(args: argparse.Namespace) -> None:
-    """Everything the CLI prints passes `sanitize` (DESIGN §7), but the reply of `ask --raw`."""
+    """Everything the CLI prints passes `sanitize` (docs/design.md §7), but the reply of `ask --raw`."""
     if not isinstance(sys.stderr, SafeStream) and sys.stderr is not None:
         sys.stderr = SafeStream(sys.stderr)
     raw = args.command == "ask" and getattr(args, "raw", False)

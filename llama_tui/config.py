@@ -1,4 +1,4 @@
-"""config.toml: load strictly, explain every mistake, write safely (DESIGN §4).
+"""config.toml: load strictly, explain every mistake, write safely (docs/design.md §4).
 
 Unknown keys are errors that name the file, the line, the key and the closest valid key; bad
 values (a URL without a host, a non-finite number) are errors too, so nothing bad reaches the

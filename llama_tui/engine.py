@@ -1,9 +1,9 @@
-"""The reply engine: every reply in flight, its checkpoints and every save (DESIGN §2).
+"""The reply engine: every reply in flight, its checkpoints and every save (docs/design.md §2).
 
 No Textual here. `llama-tui ask` and the app both drive replies through a `ReplyEngine`:
 
 - A `Reply` is bound to the conversation object it was started for, never to "the one on
-  screen". Its text is sanitised as it arrives (DESIGN §7) and kept in `parts`.
+  screen". Its text is sanitised as it arrives (docs/design.md §7) and kept in `parts`.
 - While it streams, the partial text is checkpointed about once a second whenever it changed,
   stalls included: a `kill -9` loses at most that window.
 - Every ending (finished, failed, stopped with escape, interrupted by quit or a signal) writes

@@ -18,7 +18,7 @@ AuthScheme = Literal["bearer", "raw", "api-key"]
 AUTH_SCHEMES: tuple[AuthScheme, ...] = ("bearer", "raw", "api-key")
 MODES: tuple[Mode, ...] = ("chat", "completion")
 
-#: finish_reason values a saved assistant message may carry (DESIGN §4).
+#: finish_reason values a saved assistant message may carry (docs/design.md §4).
 FINISH_REASONS = ("stop", "length", "content_filter", "cancelled", "error", "interrupted")
 
 
@@ -112,7 +112,7 @@ SECRET_HIDDEN = "[hidden]"
 
 def is_secret_header(name: str) -> bool:
     """Whether a header carries a credential and must be treated like the key everywhere
-    (shown, logged, inspected). The one place that decides it (DESIGN §3)."""
+    (shown, logged, inspected). The one place that decides it (docs/design.md §3)."""
     lowered = name.strip().lower()
     return lowered in _SECRET_HEADER_NAMES or any(w in lowered for w in _SECRET_HEADER_WORDS)
 

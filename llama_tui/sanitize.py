@@ -1,4 +1,4 @@
-"""Make untrusted model text safe to put on a terminal (DESIGN §7).
+"""Make untrusted model text safe to put on a terminal (docs/design.md §7).
 
 Model output is attacker-controlled text. Before it reaches a widget or a terminal:
 - ESC and the other C0 controls (except newline and tab) become visible Control Pictures

@@ -1,6 +1,6 @@
 """The OpenAI-compatible dialects on the wire: URLs, payloads, chunks and error bodies.
 
-Pure functions over dicts and strings (no I/O), so every quirk of DESIGN §3 is unit-testable:
+Pure functions over dicts and strings (no I/O), so every quirk of docs/design.md §3 is unit-testable:
 Azure MaaS and Azure OpenAI, OpenAI, vLLM, llama.cpp, Ollama and TGI all pass through here.
 """
 
@@ -33,7 +33,7 @@ _COMPLETION = "/completions"
 
 
 def resolve_url(url: str, mode: Mode) -> str:
-    """The request URL for `mode` from a URL as users paste it (DESIGN §3).
+    """The request URL for `mode` from a URL as users paste it (docs/design.md §3).
 
     A full route is used as is (its last part switched to the other mode when needed); a base
     ending in `/v1` gets the route appended; any other origin or prefix gets `/v1/<route>`.

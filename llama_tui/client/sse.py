@@ -1,6 +1,6 @@
 """The async streaming client: httpx plumbing, SSE decoding, retries, timeouts, redirects.
 
-`Client.stream()` turns one `GenerationRequest` into `StreamEvent`s (DESIGN §3). It knows
+`Client.stream()` turns one `GenerationRequest` into `StreamEvent`s (docs/design.md §3). It knows
 nothing about conversations or files; its callers (the CLI, the app's worker) do.
 """
 

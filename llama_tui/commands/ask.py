@@ -1,4 +1,4 @@
-"""`llama-tui ask`: one reply, streamed to stdout as it arrives (DESIGN §5).
+"""`llama-tui ask`: one reply, streamed to stdout as it arrives (docs/design.md §5).
 
 The reply runs in the core's reply engine, as in the app: with `--save` (or `-c`) its text is
 checkpointed while it streams and saved, marked, however the process ends: SIGINT (cancelled),

@@ -1,4 +1,4 @@
-"""Conversation <-> TOML (DESIGN §4). This file format is a contract: other tools write it too.
+"""Conversation <-> TOML (docs/design.md §4). This file format is a contract: other tools write it too.
 
 TOML has no null, so None is omitted. Keys this version does not know are kept (in `extra`) and
 written back, so a round trip through llama-tui never drops another tool's data.
@@ -178,7 +178,7 @@ def _drop_none(table: dict[str, Any]) -> dict[str, Any]:
 
 
 def encode(conv: Conversation) -> dict[str, Any]:
-    """The TOML document for `conv`, keys in the order of DESIGN §4."""
+    """The TOML document for `conv`, keys in the order of docs/design.md §4."""
     data: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
         "id": conv.id,

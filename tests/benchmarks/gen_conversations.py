@@ -1,4 +1,4 @@
-"""Write N realistic conversations (DESIGN §4 TOML, through the real codec) for benchmarks.
+"""Write N realistic conversations (docs/design.md §4 TOML, through the real codec) for benchmarks.
 
     python tests/benchmarks/gen_conversations.py --home /tmp/llama-tui-10k --count 10000
 

@@ -1,4 +1,4 @@
-"""The real CLI (`python -m llama_tui ...`) in a subprocess against the fake server (DESIGN §5).
+"""The real CLI (`python -m llama_tui ...`) in a subprocess against the fake server (docs/design.md §5).
 
 What scripts rely on: the reply alone on stdout (plus one newline), every other word on stderr,
 exit codes 0 / 1 request failed / 2 usage or config / 3 content filter, and never a traceback.

@@ -1,4 +1,4 @@
-"""The streaming client against the scripted fake server over a real socket (DESIGN §3).
+"""The streaming client against the scripted fake server over a real socket (docs/design.md §3).
 
 Unlike tests/unit/test_sse_client.py (httpx.MockTransport), every byte here crosses a TCP
 connection: chunk boundaries, chunked framing, connection drops, stalls and redirects are real.

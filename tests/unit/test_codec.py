@@ -1,4 +1,4 @@
-"""The conversation file format (DESIGN §4) is a contract: round trips, the documented example, errors."""
+"""The conversation file format (docs/design.md §4) is a contract: round trips, the documented example, errors."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from llama_tui.model import Conversation, ConversationParams, Message, Role, Sta
 from llama_tui.storage import codec
 from llama_tui.storage.codec import CodecError, FutureSchemaError
 
-# Copied verbatim from DESIGN.md §4.
+# The example of docs/design.md §4 (and of the product spec it came from).
 DESIGN_EXAMPLE = '''\
 schema_version = 1
 id = "01JD8Z..."                  # sortable id

@@ -1,4 +1,4 @@
-"""DESIGN §1: nothing outside llama_tui.ui imports Textual (or Rich)."""
+"""docs/design.md §1: nothing outside llama_tui.ui imports Textual (or Rich)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Model text is untrusted terminal input (DESIGN §7): nothing in it may drive the terminal."""
+"""Model text is untrusted terminal input (docs/design.md §7): nothing in it may drive the terminal."""
 
 from __future__ import annotations
 

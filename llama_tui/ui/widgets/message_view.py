@@ -1,6 +1,6 @@
 """One message on screen. Assistant replies stream through one narrow interface:
 `write(delta)` while tokens arrive, `finish(...)` once, so how replies render can change
-without touching the worker that feeds them (DESIGN §2).
+without touching the worker that feeds them (docs/design.md §2).
 
 Model text is sanitised before it gets here and is never parsed as Rich/Textual markup:
 user text is shown as `Content` (literal), replies as Markdown drawn by `StreamMarkdown`

@@ -11,21 +11,21 @@ from __future__ import annotations
 import argparse
 import logging
 import math
-import os
 import sys
 from collections.abc import Sequence
 
 from llama_tui import __version__, paths
+from llama_tui.commands.common import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    UsageError,
+    err,
+    silence_stdout,
+)
 from llama_tui.sanitize import SafeFormatter, SafeStream
 
 log = logging.getLogger(__name__)
-
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_FILTERED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
-
-
-class UsageError(Exception):
-    """A mistake in how the command was called or configured (exit 2)."""
-
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -129,19 +129,6 @@ def setup_logging() -> None:
     root.propagate = False
 
 
-def err(message: str) -> None:
-    print(f"llama-tui: {message}", file=sys.stderr, flush=True)
-
-
-def _silence_stdout() -> None:
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        os.close(devnull)
-    except (OSError, ValueError):
-        pass
-
-
 def guard_output(args: argparse.Namespace) -> None:
     """Everything the CLI prints passes `sanitize` (docs/design.md §7), but the reply of `ask --raw`."""
     if not isinstance(sys.stderr, SafeStream) and sys.stderr is not None:
@@ -176,7 +163,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         # The reader went away (`llama-tui ask ... | head`): not an internal error. Point stdout
         # at /dev/null so the interpreter's final flush does not complain about it again.
-        _silence_stdout()
+        silence_stdout()
         return EXIT_FAILED
     except Exception as exc:
         from llama_tui.config import ConfigError

@@ -28,7 +28,7 @@ from llama_tui.model import AUTH_SCHEMES, MODES, Endpoint, GenerationParams
 from llama_tui.redact import HideKeys, hide_keys_in_logs, remember_secrets
 
 __all__ = ["Config", "ConfigError", "ConfigNotSaved", "HideKeys", "finite_number",
-           "hide_keys_in_logs", "load_config", "remember_secrets", "save_config", "url_problem"]
+           "hide_keys_in_logs", "load_config", "remember_secrets", "url_problem"]
 
 log = logging.getLogger(__name__)
 
@@ -338,10 +338,3 @@ def config_to_dict(config: Config) -> dict[str, Any]:
     if endpoints:
         data["endpoints"] = endpoints
     return data
-
-
-def save_config(config: Config, path: Path | None = None) -> Path:
-    """Write `config` into config.toml in place (see `llama_tui.config_file.save_config`)."""
-    from llama_tui import config_file
-
-    return config_file.save_config(config, path)

@@ -17,8 +17,15 @@ from dataclasses import replace
 from typing import TextIO
 
 from llama_tui import paths
-from llama_tui.cli import EXIT_FAILED, EXIT_FILTERED, EXIT_OK, UsageError, err
 from llama_tui.client import ApiError, Client, GenerationRequest
+from llama_tui.commands.common import (
+    EXIT_FAILED,
+    EXIT_FILTERED,
+    EXIT_OK,
+    UsageError,
+    err,
+    silence_stdout,
+)
 from llama_tui.config import Config, hide_keys_in_logs, insecure_warning, load_config
 from llama_tui.engine import (
     CANCELLED,
@@ -65,7 +72,7 @@ def run_ask(args: argparse.Namespace) -> int:
     engine = ReplyEngine(store)
     code = asyncio.run(_stream(engine, endpoint, request, conversation, printer, raw=args.raw))
     if printer.closed:
-        _quiet_stdout()
+        silence_stdout()
     if store is not None:
         if engine.unsaved:
             err(f"could not save conversation {conversation.id} (see the log)")
@@ -346,13 +353,6 @@ def _say(message: str) -> None:
     """stderr, which may be gone (SIGHUP: the terminal closed): never fails."""
     with contextlib.suppress(OSError):
         err(message)
-
-
-def _quiet_stdout() -> None:
-    """Point stdout at /dev/null so the interpreter's last flush does not fail again."""
-    from llama_tui.cli import _silence_stdout
-
-    _silence_stdout()
 
 
 def _report(exc: ApiError, context: str | None) -> None:

@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from llama_tui import paths
-from llama_tui.cli import EXIT_FAILED, EXIT_OK, UsageError, err
+from llama_tui.commands.common import EXIT_FAILED, EXIT_OK, UsageError, err
 from llama_tui.sanitize import sanitize
 
 

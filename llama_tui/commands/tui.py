@@ -28,7 +28,7 @@ def run_serve(args: argparse.Namespace) -> int:
     """The same app in a browser through textual-serve, bound to localhost only."""
     import shlex
 
-    from llama_tui.cli import UsageError
+    from llama_tui.commands.common import UsageError
 
     try:
         from textual_serve.server import Server

@@ -24,8 +24,8 @@ from llama_tui.config import (
     ConfigError,
     insecure_warning,
     load_config,
-    save_config,
 )
+from llama_tui.config_file import save_config
 from llama_tui.engine import EngineEvent, Reply, ReplyEngine, Saved, SaveFailed
 from llama_tui.inspect import RequestRecord
 from llama_tui.keys import KeyResolver

@@ -1,4 +1,5 @@
-"""The conversation file format (docs/design.md §4) is a contract: round trips, the documented example, errors."""
+"""The conversation file format (docs/design.md §4) is a contract: round trips, the
+documented example, errors."""
 
 from __future__ import annotations
 

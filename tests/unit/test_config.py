@@ -11,8 +11,8 @@ from llama_tui.config import (
     Config,
     ConfigError,
     load_config,
-    save_config,
 )
+from llama_tui.config_file import save_config
 from llama_tui.keys import resolve_key
 from llama_tui.model import Endpoint, GenerationParams
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from llama_tui.config import Config, ConfigError, ConfigNotSaved, load_config, save_config
-from llama_tui.config_file import backup_path
+from llama_tui.config import Config, ConfigError, ConfigNotSaved, load_config
+from llama_tui.config_file import backup_path, save_config
 from llama_tui.model import Endpoint
 
 COMMENTED = '''# My llama-tui config: kept in ~/dotfiles

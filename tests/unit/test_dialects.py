@@ -1,4 +1,5 @@
-"""The wire dialects (docs/design.md §3): URLs, headers, payloads, chunks and error bodies, as servers send them."""
+"""The wire dialects (docs/design.md §3): URLs, headers, payloads, chunks and error bodies,
+as servers send them."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The streaming client over `httpx.MockTransport`: parsing, errors, retries, redirects (docs/design.md §3)."""
+"""The streaming client over `httpx.MockTransport`: parsing, errors, retries, redirects
+(docs/design.md §3)."""
 
 from __future__ import annotations
 

@@ -328,6 +328,7 @@ class ReplyEngine:
         finally:
             if self._replies.get(id(reply.conversation)) is reply:
                 del self._replies[id(reply.conversation)]
+            self._forget_if_idle(reply.conversation)
 
     def _end(self, reply: Reply, reason: str, stats: Stats | None, usage: Usage | None = None,
              error: str | None = None) -> None:
@@ -365,10 +366,15 @@ class ReplyEngine:
         try:
             return await self._save(writer, mine)
         finally:
-            if (writer.written == writer.taken and not writer.failing
-                    and id(conversation) not in self._replies
-                    and self._writers.get(id(conversation)) is writer):
-                del self._writers[id(conversation)]  # idle: let the conversation go
+            self._forget_if_idle(conversation)
+
+    def _forget_if_idle(self, conversation: Conversation) -> None:
+        """Drop the writer of a conversation with nothing to write and no reply in flight, so
+        the engine does not keep every conversation of the session alive."""
+        writer = self._writers.get(id(conversation))
+        if (writer is not None and writer.written == writer.taken and not writer.failing
+                and id(conversation) not in self._replies):
+            del self._writers[id(conversation)]
 
     async def _save(self, writer: _Writer, mine: int) -> bool:
         async with writer.alock:

@@ -279,3 +279,19 @@ async def test_without_a_store_nothing_is_written(tmp_path: Path) -> None:
     await engine.wait(reply)
     assert reply.outcome == "stop" and reply.text == "only printed"
     assert engine.save_all_now() == 0
+
+
+async def test_the_engine_lets_go_of_conversations_it_is_done_with(
+    store: ConversationStore,
+) -> None:
+    """A long session opens and replies in many conversations: none stays held by the engine."""
+    engine = ReplyEngine(store)
+    for _ in range(3):
+        script = Script()
+        _, reply = started(engine, script)
+        script.send("done", done())
+        await engine.wait(reply)
+    other = Conversation()
+    add_prompt(other, "saved, no reply")
+    await engine.save(other)
+    assert engine.replies == [] and engine._writers == {}

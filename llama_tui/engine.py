@@ -181,7 +181,6 @@ class _Writer:
         self.tlock = threading.Lock()
         self.taken = 0  # the number of the newest snapshot
         self.written = 0  # the number of the newest snapshot on disk
-        self.pending: Conversation | None = None
         self.failing = False
 
 
@@ -280,6 +279,13 @@ class ReplyEngine:
         for reply in self.replies:
             self.stop(reply.conversation, reason)
 
+    def current_text(self, conversation: Conversation) -> None:
+        """Bring the streaming reply's message up to the text received so far (what the next
+        checkpoint would write), for an action that reads the message now (copy, fork)."""
+        reply = self.reply_for(conversation)
+        if reply is not None and reply.streaming:
+            reply.message.content = reply.stored_text
+
     async def wait(self, reply: Reply) -> None:
         """Until `reply` has ended and its final save was tried."""
         if reply.task is not None:
@@ -362,7 +368,6 @@ class ReplyEngine:
         writer = self._writer(conversation)
         writer.taken += 1
         mine = writer.taken
-        writer.pending = snapshot(conversation)
         try:
             return await self._save(writer, mine)
         finally:
@@ -380,8 +385,9 @@ class ReplyEngine:
         async with writer.alock:
             if writer.written >= mine:
                 return not writer.failing
-            number, pending = writer.taken, writer.pending
-            assert pending is not None
+            # The snapshot is taken now, when it is this save's turn, not when it was asked
+            # for: a write that just landed may have renamed the conversation (a conflict copy).
+            number, pending = writer.taken, snapshot(writer.conversation)
             writing = asyncio.ensure_future(asyncio.to_thread(self._write, writer, number, pending))
             try:
                 result = await asyncio.shield(writing)
@@ -477,8 +483,8 @@ class ReplyEngine:
         except TimeoutError:
             log.error("quitting before the last saves finished; writing them directly")
             self.save_all_now()
-        if self._retry is not None:
-            self._retry.cancel()
+        # Failed saves go on being retried: a quit that was called off (there was unsaved
+        # text) leaves the app running, and the retry is what saves it then.
 
     def save_all_now(self, reason: str = INTERRUPTED) -> int:
         """From a signal handler or at exit: mark every reply still streaming as `reason`

@@ -136,9 +136,32 @@ class LlamaApp(App[int]):
         await first_run(self)
 
     async def action_quit(self) -> None:
-        """ctrl+q: what streams is stopped, kept and marked interrupted, then saved."""
+        """ctrl+q: what streams is stopped, kept and marked interrupted, then saved. When a
+        conversation cannot be saved (disk full, read-only), quitting asks first: the text
+        exists nowhere else."""
+        from llama_tui.ui.screens.dialogs import PickScreen
+
         await self.engine.shutdown()
-        self.exit()
+        unsaved = self.engine.unsaved
+        if not unsaved:
+            self.exit()
+            return
+        if isinstance(self.screen, PickScreen) and self.screen.id == "quit-unsaved":
+            self.exit(return_code=1)  # ctrl+q again: quit anyway
+            return
+        titles = ", ".join(repr(conv.title or "Untitled") for conv in unsaved[:3])
+        more = f" and {len(unsaved) - 3} more" if len(unsaved) > 3 else ""
+
+        def chosen(choice: int | None) -> None:
+            if choice == 1:
+                log.error("quit with %d conversations unsaved", len(unsaved))
+                self.exit(return_code=1)
+
+        self.push_screen(PickScreen(
+            f"Could not save {titles}{more}: quitting now loses it (saving is retried "
+            "while the app runs).",
+            ["Stay (free some space or fix the folder, then quit again)",
+             "Quit anyway and lose the unsaved text"], id="quit-unsaved"), chosen)
 
     def _catch_signals(self) -> None:
         loop = asyncio.get_running_loop()

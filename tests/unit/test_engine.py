@@ -295,3 +295,31 @@ async def test_the_engine_lets_go_of_conversations_it_is_done_with(
     add_prompt(other, "saved, no reply")
     await engine.save(other)
     assert engine.replies == [] and engine._writers == {}
+
+
+async def test_a_save_asked_for_while_a_conflict_copy_is_written_goes_to_the_copy(
+    store: ConversationStore, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The second save's snapshot is taken when its turn comes: by then the conversation is
+    the conflict copy, so there is one copy, not a second one conflicting with the original."""
+    engine = ReplyEngine(store)
+    conv = Conversation()
+    add_prompt(conv, "mine")
+    await engine.save(conv)
+    path = store.path_for(conv.id)
+    path.write_text(path.read_text("utf-8").replace("mine", "theirs"), "utf-8")
+    real = ConversationStore.save
+
+    def slow(self: ConversationStore, snap: Conversation) -> Any:
+        time.sleep(0.2)
+        return real(self, snap)
+
+    monkeypatch.setattr(ConversationStore, "save", slow)
+    conv.messages[0].content = "mine, edited"
+    first = asyncio.create_task(engine.save(conv))
+    await asyncio.sleep(0.05)  # the first write is under way (slow), the second waits
+    conv.messages[0].content = "mine, edited again"
+    assert await engine.save(conv) and await first
+    files = sorted(p.name for p in store.directory.glob("*.toml"))
+    assert len(files) == 2, files  # the original (theirs) and one copy
+    assert on_disk(store, conv)["messages"][0]["content"] == "mine, edited again"

@@ -254,8 +254,8 @@ class PickScreen(ModalScreen[int | None]):
 
     BINDINGS = [Binding("escape", "dismiss(None)", "Cancel", id="cancel-dialog")]
 
-    def __init__(self, title: str, items: list[str]) -> None:
-        super().__init__(classes="dialog-screen")
+    def __init__(self, title: str, items: list[str], *, id: str | None = None) -> None:
+        super().__init__(classes="dialog-screen", id=id)
         self.title_text = title
         self.items = items
 

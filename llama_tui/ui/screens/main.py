@@ -202,6 +202,8 @@ class MainScreen(ManageActions, Screen[None]):
         self, conv: Conversation | None, focus_index: int | None = None
     ) -> None:
         """Show `conv` (None: a new, unsaved conversation) with its reply still streaming."""
+        if not self.is_attached:  # the app is quitting: keys still queued do nothing
+            return
         self._set_live(None)
         self.current = conv
         if conv is not None:
@@ -331,6 +333,8 @@ class MainScreen(ManageActions, Screen[None]):
         # Events arrive here after the fact: the engine may be further along already, so
         # what is done depends on the event and on what this screen saw, not on the engine.
         event, live = message.event, self._live
+        if not self.is_attached:  # the app is quitting; the engine saves without the screen
+            return
         if isinstance(event, TextGrew):
             if live is not None and live.reply is event.reply:
                 await live.catch_up()

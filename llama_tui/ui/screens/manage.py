@@ -205,6 +205,7 @@ class ManageActions:
         if conv is None:
             return
         message = event.message
+        self.app.engine.current_text(conv)  # a reply still streaming: its text so far
         if event.action == "leave":
             self.query_one("#prompt").focus()
         elif event.action == "copy":

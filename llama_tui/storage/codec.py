@@ -74,26 +74,34 @@ _TYPE_WORDS: dict[type, str] = {dict: "a table", list: "an array", str: "a strin
                                 int: "an integer", float: "a number", bool: "true or false"}
 
 
+def _unusable(key: str, value: Any) -> bool:
+    """A number no server accepts (nan, inf): kept in the file, never used or sent."""
+    return key not in _INT_PARAMS and key != "stop" and isinstance(value, float) \
+        and not math.isfinite(value)
+
+
+_INT_PARAMS = ("max_tokens", "seed", "memory_window")
+
+
 def _decode_params(table: Any) -> ConversationParams:
     table = _expect(table, dict, "params")
-    known = {k: v for k, v in table.items() if k in _PARAM_KEYS}
+    known = {k: v for k, v in table.items() if k in _PARAM_KEYS and not _unusable(k, v)}
     for key, value in known.items():
         if key == "stop":
             if not isinstance(value, list) or not all(isinstance(s, str) for s in value):
                 raise CodecError("params.stop: expected a list of strings")
-        elif key in ("max_tokens", "seed", "memory_window"):
+        elif key in _INT_PARAMS:
             _expect(value, int, f"params.{key}")
         else:
             _expect(value, (int, float), f"params.{key}")
-            if not math.isfinite(value):  # nan/inf: a request no server accepts
-                raise CodecError(f"params.{key}: {value} is not a usable number")
             known[key] = float(value)
     return ConversationParams(**known)
 
 
 def _unknown_params(table: Any) -> dict[str, dict[str, Any]]:
-    unknown = {k: v for k, v in table.items() if k not in _PARAM_KEYS} if isinstance(table, dict) \
-        else {}
+    """Keys this version does not know, and values it will not use (kept for the round trip)."""
+    unknown = {k: v for k, v in table.items() if k not in _PARAM_KEYS or _unusable(k, v)} \
+        if isinstance(table, dict) else {}
     return {"params": unknown} if unknown else {}
 
 

@@ -112,7 +112,8 @@ def test_auth_headers_without_key_sends_no_auth() -> None:
 def test_build_payload_chat_defaults() -> None:
     messages = [{"role": "user", "content": "Hi"}]
     body = build_payload(Endpoint("e", "u"), GenerationRequest(messages=messages))
-    assert body == {"messages": messages, "max_tokens": DEFAULT_MAX_TOKENS, "stream": True}
+    assert body == {"messages": messages, "max_tokens": DEFAULT_MAX_TOKENS, "stream": True,
+                    "stream_options": {"include_usage": True}}
     # a JSON boolean, never the Azure sample's string "True"
     assert '"stream": true' in json.dumps(body)
 

@@ -124,8 +124,11 @@ class ToolCallAssembler:
         if call_id:
             found = self._by_id.get(call_id)
             return self._new(call_id) if found is None else found
-        if count == 1 and self._calls:  # a continuation of the call in progress
-            return len(self._calls) - 1
+        if count == 1 and self._calls:
+            # A continuation of the call in progress, unless it names another function.
+            name = _name_of(fragment)
+            last = self._calls[-1]["name"]
+            return self._new(None) if name and last and name != last else len(self._calls) - 1
         return position if position < len(self._calls) else self._new(None)
 
     def _new(self, call_id: str | None) -> int:
@@ -143,9 +146,9 @@ class ToolCallAssembler:
         function = fragment.get("function")
         if not isinstance(function, dict):
             return
-        name = function.get("name")
-        if isinstance(name, str) and name and name != call["name"]:
-            call["name"] += name
+        name = _name_of(fragment)
+        if name and not call["name"]:  # sent once; a repeat is the same name
+            call["name"] = name
         args = function.get("arguments")
         if isinstance(args, str):
             call["arguments"] += args
@@ -153,7 +156,14 @@ class ToolCallAssembler:
             call["arguments"] = json.dumps(args, ensure_ascii=False)
 
     def calls(self) -> tuple[ToolCall, ...]:
+        """The calls so far, in the order they started."""
         return tuple(ToolCall(c["name"], c["arguments"], c["id"] or None) for c in self._calls)
+
+
+def _name_of(fragment: dict[str, Any]) -> str:
+    function = fragment.get("function")
+    name = function.get("name") if isinstance(function, dict) else None
+    return name if isinstance(name, str) else ""
 
 
 class ReplyState:

@@ -183,7 +183,8 @@ class ReplyState:
         self.usage: Usage | None = None
         self.content_filter: ContentFilterResult | None = None
         self.reasoning = ""
-        self.saw_text = self.saw_reasoning = False
+        self.saw_reasoning = False
+        self._textless = 0  # chunks that added reasoning or tool calls but no text
         self._think: ThinkSplitter | None = ThinkSplitter()
         self._tools: ToolCallAssembler | None = None
 
@@ -204,22 +205,35 @@ class ReplyState:
                 self._tools = self._tools or ToolCallAssembler()
                 self._tools.add(info.tool_calls)
             text = info.text
-        if text and self._think is not None:
-            reasoning, text = self._think.feed(text)
-            self.reasoning += reasoning
-            if self._think.decided:
-                self._think = None
         if text:
-            self.saw_text = True
+            if self._think is not None:
+                text = self._split(text)
+            if text:  # inline: this runs for every token
+                if self.first_at is None:
+                    self.first_at = time.perf_counter()
+                self.tokens += 1
+                return text
+        if self.reasoning or calls:
             self._count()
-        elif self.reasoning or calls:
-            self._count()
+        return text
+
+    def _split(self, text: str) -> str:
+        assert self._think is not None
+        reasoning, text = self._think.feed(text)
+        self.reasoning += reasoning
+        if self._think.decided:
+            self._think = None  # the answer from here on: no more splitting
         return text
 
     def _count(self) -> None:
         if self.first_at is None:
             self.first_at = time.perf_counter()
         self.tokens += 1
+        self._textless += 1
+
+    @property
+    def saw_text(self) -> bool:
+        return self.tokens > self._textless
 
     def take_reasoning(self) -> str:
         self.saw_reasoning = True
@@ -233,7 +247,8 @@ class ReplyState:
             return ""
         reasoning, text = self._think.close()
         self.reasoning += reasoning
-        self.saw_text = self.saw_text or bool(text)
+        if text:
+            self.tokens += 1
         return text
 
     def finished(self, started: ResponseStarted) -> Finished:

@@ -85,6 +85,7 @@ def _as_int(data: dict[str, Any], key: str) -> int | None:
 class Stats:
     """What one reply cost: shown per reply and saved under `[messages.stats]`."""
 
+    #: To the first token of any kind: a reasoning model's first thought counts.
     ttft_ms: int | None = None
     tokens: int | None = None
     tokens_per_s: float | None = None

@@ -74,7 +74,8 @@ class ReasoningDelta:
 @dataclass(frozen=True)
 class ToolCall:
     """One function call the model asked for, its fragments joined. `arguments` is the JSON
-    text as the server sent it (possibly not valid JSON when the reply was cut)."""
+    text as the server sent it (possibly not valid JSON when the reply was cut). Both are
+    untrusted server text: sanitise before display. The client never runs a call."""
 
     name: str
     arguments: str

@@ -236,7 +236,8 @@ class ReplyState:
         return self.tokens > self._textless
 
     def take_reasoning(self) -> str:
-        self.saw_reasoning = True
+        """The reasoning the last chunks added (for one `ReasoningDelta`)."""
+        self.saw_reasoning = self.saw_reasoning or bool(self.reasoning)
         reasoning, self.reasoning = self.reasoning, ""
         return reasoning
 

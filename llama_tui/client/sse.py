@@ -319,7 +319,8 @@ class Client:
                 tried.add(fix[0])
                 self.learned[fix[0]] = fix[1]
                 log.info("%s refused the request (%s); sending again with %s = %r",
-                         self.endpoint.name, exc.message[:200], *fix)
+                         self.endpoint.name,
+                         excerpt(exc.message, 200, self._secrets()), *fix)
                 continue
             return sent_at, response, body
 

@@ -16,6 +16,15 @@ from typing import Any, Literal
 Mode = Literal["chat", "completion"]
 AuthScheme = Literal["bearer", "raw", "api-key"]
 AUTH_SCHEMES: tuple[AuthScheme, ...] = ("bearer", "raw", "api-key")
+#: The request field that caps the reply (OpenAI's newer models refuse `max_tokens`).
+MaxTokensField = Literal["max_tokens", "max_completion_tokens"]
+MAX_TOKENS_FIELDS: tuple[MaxTokensField, ...] = ("max_tokens", "max_completion_tokens")
+#: How a reasoning effort is sent: `reasoning_effort` (OpenAI, vLLM, Ollama, OpenRouter) or
+#: `chat_template_kwargs.enable_thinking` (Qwen3 and similar templates on vLLM / llama.cpp).
+ReasoningControl = Literal["reasoning_effort", "chat_template_kwargs"]
+REASONING_CONTROLS: tuple[ReasoningControl, ...] = ("reasoning_effort", "chat_template_kwargs")
+#: What a request may ask for; "off" goes on the wire as "none" (or enable_thinking false).
+REASONING_EFFORTS = ("off", "low", "medium", "high")
 MODES: tuple[Mode, ...] = ("chat", "completion")
 
 #: finish_reason values a saved assistant message may carry (docs/design.md §4).
@@ -52,24 +61,31 @@ class Usage:
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     total_tokens: int | None = None
+    #: Of `completion_tokens`, those a reasoning model spent thinking
+    #: (`completion_tokens_details.reasoning_tokens` on the wire).
+    reasoning_tokens: int | None = None
 
     @classmethod
     def from_json(cls, data: Any) -> Usage | None:
         if not isinstance(data, dict):
             return None
-
-        def as_int(key: str) -> int | None:
-            value = data.get(key)
-            return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-        usage = cls(as_int("prompt_tokens"), as_int("completion_tokens"), as_int("total_tokens"))
+        details = data.get("completion_tokens_details")
+        usage = cls(_as_int(data, "prompt_tokens"), _as_int(data, "completion_tokens"),
+                    _as_int(data, "total_tokens"),
+                    _as_int(details, "reasoning_tokens") if isinstance(details, dict) else None)
         return usage if usage != cls() else None
+
+
+def _as_int(data: dict[str, Any], key: str) -> int | None:
+    value = data.get(key)
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 @dataclass
 class Stats:
     """What one reply cost: shown per reply and saved under `[messages.stats]`."""
 
+    #: To the first token of any kind: a reasoning model's first thought counts.
     ttft_ms: int | None = None
     tokens: int | None = None
     tokens_per_s: float | None = None
@@ -146,6 +162,9 @@ class Endpoint:
     prompt_format: Literal["llama2"] | None = None
     verify: bool | str = True
     max_retries: int = 2
+    #: None: `max_tokens` until the server refuses it (the client then learns the other one).
+    max_tokens_field: MaxTokensField | None = None
+    reasoning_control: ReasoningControl = "reasoning_effort"
 
     def with_key(self, key: str | None) -> Endpoint:
         return replace(self, api_key=key)
@@ -178,6 +197,8 @@ class Message:
     error: str | None = None
     usage: Usage | None = None
     stats: Stats | None = None
+    #: A reasoning model's thinking: shown apart, saved, never sent back to the server.
+    reasoning: str | None = None
     #: Fields this version does not know, kept so other tools' data survives a round trip.
     extra: dict[str, Any] = field(default_factory=dict)
     #: Unknown keys inside known sub-tables (`stats`, `usage`), kept likewise.

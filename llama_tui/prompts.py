@@ -51,7 +51,8 @@ def build_messages(
     """Chat messages for a request: system prompt, the last k exchanges, then the new turn.
 
     With `new_prompt=None` the conversation's last user message is the new turn (it was
-    appended and saved before the request, docs/design.md §2).
+    appended and saved before the request, docs/design.md §2). Only role and content go: a reply's
+    reasoning (`Message.reasoning`) is never sent back (docs/design.md §3).
     """
     history = list(conversation.messages)
     if new_prompt is None:

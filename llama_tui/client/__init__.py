@@ -8,6 +8,8 @@
         async for event in client.stream(request):
             if isinstance(event, TextDelta):
                 print(event.text, end="", flush=True)
+
+Reasoning arrives as `ReasoningDelta`s, never inside a `TextDelta` (see events.py).
 """
 
 from llama_tui.client.dialects import GenerationRequest, resolve_url
@@ -20,13 +22,17 @@ from llama_tui.client.events import (
     EmptyStream,
     EndpointError,
     Finished,
+    ModelInfo,
+    ModelRequired,
     ProtocolError,
+    ReasoningDelta,
     ResponseStarted,
     StreamError,
     StreamEvent,
     StreamTimeout,
     TextDelta,
     TooLarge,
+    ToolCall,
     TruncatedStream,
 )
 from llama_tui.client.sse import Client, Reply
@@ -42,7 +48,10 @@ __all__ = [
     "EndpointError",
     "Finished",
     "GenerationRequest",
+    "ModelInfo",
+    "ModelRequired",
     "ProtocolError",
+    "ReasoningDelta",
     "Reply",
     "ResponseStarted",
     "StreamError",
@@ -50,6 +59,7 @@ __all__ = [
     "StreamTimeout",
     "TextDelta",
     "TooLarge",
+    "ToolCall",
     "TruncatedStream",
     "resolve_url",
 ]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -19,10 +19,12 @@ from llama_tui.client.events import (
     CategoryResult,
     ContentFilterError,
     ContentFilterResult,
+    ModelRequired,
     StreamError,
     excerpt,
     hide_secrets,
 )
+from llama_tui.client.negotiate import model_required
 from llama_tui.model import DEFAULT_MAX_TOKENS, Endpoint, GenerationParams, Mode, Usage
 from llama_tui.sanitize import sanitize
 
@@ -83,10 +85,19 @@ class GenerationRequest:
     prompt: str = ""
     params: GenerationParams = field(default_factory=GenerationParams)
     stream: bool = True
+    #: "off", "low", "medium" or "high" (another value is sent as is); None sends nothing.
+    reasoning_effort: str | None = None
 
 
-def build_payload(endpoint: Endpoint, request: GenerationRequest) -> dict[str, Any]:
-    """The JSON body. `stream` is a JSON boolean and `max_tokens` is always present."""
+def build_payload(
+    endpoint: Endpoint, request: GenerationRequest, learned: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """The JSON body. `stream` is a JSON boolean and the reply cap is always present.
+
+    `learned` is what a `Client` found out about the server (`Client.learned`): the cap's
+    field name (`max_tokens_field`) and whether `stream_options` is refused.
+    """
+    learned = learned or {}
     body: dict[str, Any] = {}
     if endpoint.model:
         body["model"] = endpoint.model
@@ -95,11 +106,20 @@ def build_payload(endpoint: Endpoint, request: GenerationRequest) -> dict[str, A
     else:
         body["prompt"] = request.prompt
     params = request.params.as_dict()
-    params.setdefault("max_tokens", DEFAULT_MAX_TOKENS)
+    cap = params.pop("max_tokens", DEFAULT_MAX_TOKENS)
     if not params.get("stop"):
         params.pop("stop", None)
+    params[learned.get("max_tokens_field") or endpoint.max_tokens_field or "max_tokens"] = cap
     body.update(params)
+    effort = request.reasoning_effort
+    if effort is not None:
+        if endpoint.reasoning_control == "chat_template_kwargs":
+            body["chat_template_kwargs"] = {"enable_thinking": effort != "off"}
+        else:
+            body["reasoning_effort"] = "none" if effort == "off" else effort
     body["stream"] = bool(request.stream)
+    if request.stream and request.mode == "chat" and learned.get("stream_options", True):
+        body["stream_options"] = {"include_usage": True}
     return body
 
 
@@ -111,14 +131,20 @@ class ChunkInfo:
     finish_reason: str | None = None
     usage: Usage | None = None
     content_filter: ContentFilterResult | None = None
+    #: Reasoning from `reasoning_content` / `reasoning` (not inline `<think>`: the stream
+    #: reader splits that off the text, since it spans chunks).
+    reasoning: str = ""
+    #: The raw `tool_calls` fragments of the chunk (see `reply_parts.ToolCallAssembler`).
+    tool_calls: list[Any] = field(default_factory=list)
 
 
 def parse_chunk(data: Any) -> ChunkInfo:
     """Read one streamed chunk or a whole non-streamed response, tolerating every dialect.
 
-    Handles `choices: []` (usage chunks, Azure prompt annotations), choices without `delta`,
-    `content: null`, `role` in every delta, completion-style `text`, whole `message`s, and
-    TGI's empty-string finish_reason (read as "not finished yet").
+    Handles `choices: []` or `null` (usage chunks, Azure prompt annotations), choices without
+    `delta`, `content: null`, `role` in every delta, completion-style `text`, whole `message`s,
+    TGI's empty-string finish_reason (read as "not finished yet"), reasoning fields and
+    tool-call fragments.
     """
     info = ChunkInfo()
     if not isinstance(data, dict):
@@ -131,8 +157,8 @@ def parse_chunk(data: Any) -> ChunkInfo:
         if not isinstance(choice, dict) or choice.get("index", 0) not in (0, None):
             continue
         for holder in (choice.get("delta"), choice.get("message")):
-            if isinstance(holder, dict) and isinstance(holder.get("content"), str):
-                info.text += holder["content"]
+            if isinstance(holder, dict):
+                _read_holder(holder, info)
         if isinstance(choice.get("text"), str):
             info.text += choice["text"]
         reason = choice.get("finish_reason")
@@ -144,11 +170,27 @@ def parse_chunk(data: Any) -> ChunkInfo:
     return info
 
 
+def _read_holder(holder: dict[str, Any], info: ChunkInfo) -> None:
+    """A `delta` or `message`: its content, reasoning and tool calls."""
+    if isinstance(holder.get("content"), str):
+        info.text += holder["content"]
+    # Some servers sent both spellings of the same text for a while: one of them is kept.
+    reasoning = holder.get("reasoning_content")
+    if not isinstance(reasoning, str) or not reasoning:
+        reasoning = holder.get("reasoning")
+    if isinstance(reasoning, str):
+        info.reasoning += reasoning
+    calls = holder.get("tool_calls")
+    if isinstance(calls, list):
+        info.tool_calls += calls
+
+
 def plain_delta(data: Any) -> str | None:
     """The text of the usual streamed chunk, read quickly: one choice (index 0) whose `delta`
-    has string `content`, no finish reason, no usage. None for any other shape (then
-    `parse_chunk` reads it). For such a chunk, `parse_chunk(data).text` is the same text and
-    it reports nothing else (tests/unit/test_dialects.py checks this on generated chunks)."""
+    has string `content` and no reasoning or tool calls, no finish reason, no usage. None for
+    any other shape (then `parse_chunk` reads it). For such a chunk, `parse_chunk(data).text`
+    is the same text and it reports nothing else (tests/unit/test_dialects.py checks this on
+    generated chunks)."""
     if type(data) is not dict or data.get("usage") is not None:
         return None
     choices = data.get("choices")
@@ -160,6 +202,10 @@ def plain_delta(data: Any) -> str | None:
         return None
     delta = choice.get("delta")
     if type(delta) is not dict:
+        return None
+    # `{"content": ...}` alone is the common case; other keys are looked at only when present.
+    if len(delta) > 1 and (delta.get("reasoning_content") is not None
+                           or delta.get("reasoning") is not None or delta.get("tool_calls")):
         return None
     content = delta.get("content")
     return content if type(content) is str else None
@@ -263,6 +309,8 @@ def error_from_body(
                 inner.get("content_filter_result") or inner.get("content_filter_results")
             )
         return ContentFilterError(message, result=results or ContentFilterResult(), **common)
+    if not in_stream and model_required(message, common["param"], common["code"]):
+        return ModelRequired(message, **common)
     return plain(message, **common)
 
 

@@ -1,12 +1,30 @@
 """What the client yields and raises: typed, so no caller ever parses JSON.
 
 A stream yields `ResponseStarted` once (status and headers, for the request inspector), then
-`TextDelta`s, then exactly one `Finished`. Every failure is an `ApiError` subclass carrying
-whatever the server said (status, message, request id, date, content-filter results).
+`ReasoningDelta`s and `TextDelta`s in the order the reply produced them, then exactly one
+`Finished`. Every failure is an `ApiError` subclass carrying whatever the server said (status,
+message, request id, date, content-filter results); `ApiError.kind` names the failure.
+
+Consuming a stream:
+
+    async for event in client.stream(request):
+        match event:
+            case ReasoningDelta(text):   # the model thinking: show apart, save as
+                ...                      # Message.reasoning, never send back
+            case TextDelta(text):        # the answer
+                ...
+            case Finished():             # finish_reason, usage (reasoning_tokens), stats,
+                ...                      # tool_calls, reasoning_only
+
+Reasoning comes from `delta.reasoning_content` (llama.cpp, DeepSeek), `delta.reasoning` (vLLM,
+Ollama, OpenRouter) or a `<think>...</think>` block at the very start of the content (a server
+without a reasoning parser); the client splits them, so no `TextDelta` ever holds reasoning.
+Text in these events is raw server text: sanitise it at the display boundary (docs/design.md §7).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -41,19 +59,63 @@ class ResponseStarted:
 
 @dataclass(frozen=True)
 class TextDelta:
+    """A piece of the answer."""
+
     text: str
 
 
 @dataclass(frozen=True)
+class ReasoningDelta:
+    """A piece of a reasoning model's thinking: never part of the answer, never resent."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    """One function call the model asked for, its fragments joined. `arguments` is the JSON
+    text as the server sent it (possibly not valid JSON when the reply was cut). Both are
+    untrusted server text: sanitise before display. The client never runs a call."""
+
+    name: str
+    arguments: str
+    id: str | None = None
+
+    def render(self) -> str:
+        """`get_weather({"city": "Paris"})`: one line, arguments re-encoded when they parse."""
+        try:
+            args = json.dumps(json.loads(self.arguments), ensure_ascii=False)
+        except ValueError:
+            args = self.arguments
+        return f"{self.name or '(unnamed)'}({args})"
+
+
+@dataclass(frozen=True)
 class Finished:
+    """The end of a complete reply (a stream that breaks raises an `ApiError` instead)."""
+
     finish_reason: str
     usage: Usage | None
     stats: Stats
     #: Set when finish_reason is "content_filter" and the server said which categories.
     content_filter: ContentFilterResult | None = None
+    #: The calls the model asked for, in order (finish_reason is then usually "tool_calls").
+    tool_calls: tuple[ToolCall, ...] = ()
+    #: The model reasoned but gave no answer text: typically max_tokens was spent thinking
+    #: (finish_reason "length"), or the stream ended inside `<think>`.
+    reasoning_only: bool = False
 
 
-StreamEvent = ResponseStarted | TextDelta | Finished
+StreamEvent = ResponseStarted | ReasoningDelta | TextDelta | Finished
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """One model an endpoint lists; `context_length` in tokens when the server says it
+    (`context_length`, vLLM's `max_model_len`, llama.cpp's `meta.n_ctx_train`)."""
+
+    id: str
+    context_length: int | None = None
 
 
 @dataclass(frozen=True)
@@ -219,6 +281,13 @@ class ContentFilterError(ApiError):
         lines = super().details()
         lines[1:1] = [f"content filter: {self.result.summary()}", *self.result.lines()]
         return lines
+
+
+class ModelRequired(ApiError):
+    """The server needs a `model` in the request (OpenAI, Ollama, vLLM, Azure v1 when none was
+    configured): list the models (`Client.models()`) and pick one."""
+
+    kind = "model_required"
 
 
 class StreamError(ApiError):

@@ -14,7 +14,7 @@ import random
 import re
 import ssl
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -38,19 +38,18 @@ from llama_tui.client.dialects import (
     build_payload,
     error_from_body,
     models_url,
-    parse_chunk,
-    plain_delta,
     request_id_of,
     resolve_url,
 )
 from llama_tui.client.events import (
     ApiError,
     ConnectionFailed,
-    ContentFilterResult,
     EmptyStream,
     EndpointError,
     Finished,
+    ModelInfo,
     ProtocolError,
+    ReasoningDelta,
     ResponseStarted,
     StreamEvent,
     StreamTimeout,
@@ -61,8 +60,10 @@ from llama_tui.client.events import (
     hide_secret_at_end,
     hide_secrets,
 )
+from llama_tui.client.negotiate import learn_from_error, parse_models
+from llama_tui.client.reply_parts import ReplyState
 from llama_tui.client.sse_decode import EventTooLarge, ServerSentEvent, SSEDecoder
-from llama_tui.model import Endpoint, Stats, Usage
+from llama_tui.model import Endpoint
 from llama_tui.sanitize import sanitize
 
 log = logging.getLogger(__name__)
@@ -81,6 +82,8 @@ class Reply:
     text: str
     finished: Finished
     started: ResponseStarted
+    #: A reasoning model's thinking, apart from `text`.
+    reasoning: str = ""
 
 
 def _origin(url: str) -> tuple[str, str]:
@@ -100,6 +103,12 @@ class Client:
     """Streams chat and text completions from one endpoint.
 
     Use as `async with Client(endpoint) as client:`; `transport` is for tests.
+
+    `learned` holds what the client found out about the server from its refusals, so later
+    requests do not repeat them (the app may save it with the endpoint):
+    `"max_tokens_field"`: `"max_tokens"` or `"max_completion_tokens"`, the field it accepts;
+    `"stream_options"`: False when it refused `stream_options` (no usage chunk then).
+    Pass a saved one back as `learned=`.
     """
 
     def __init__(
@@ -108,8 +117,10 @@ class Client:
         *,
         transport: httpx.AsyncBaseTransport | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        learned: Mapping[str, Any] | None = None,
     ) -> None:
         self.endpoint = endpoint
+        self.learned: dict[str, Any] = dict(learned or {})
         self._sleep = sleep
         #: A setup problem (an unreadable CA bundle, a URL or proxy httpx refuses) reported as
         #: an `ApiError` by the first request: constructing a client never raises.
@@ -153,7 +164,8 @@ class Client:
     # -- public API -------------------------------------------------------------------------
 
     async def stream(self, request: GenerationRequest) -> AsyncIterator[StreamEvent]:
-        """Yield `ResponseStarted`, then `TextDelta`s, then one `Finished`; raise `ApiError`s.
+        """Yield `ResponseStarted`, then `ReasoningDelta`s and `TextDelta`s, then one
+        `Finished`; raise `ApiError`s (events.py says how to consume them).
 
         Retries happen only before the response starts, so never after a token was shown.
         Closing the iterator (or cancelling its task) closes the HTTP response. Errors never
@@ -183,11 +195,10 @@ class Client:
         if self._setup_error is not None:
             raise self._setup_error
         url = _checked_url(self.endpoint, lambda: resolve_url(self.endpoint.url, request.mode))
-        body = build_payload(self.endpoint, request)
         accept = "text/event-stream" if request.stream else "application/json"
         headers = {"Accept": accept, "Accept-Encoding": ACCEPT_ENCODING,
                    **auth_headers(self.endpoint)}
-        sent_at, response = await self._send_with_retries(url, body, headers)
+        sent_at, response, body = await self._send_adapting(url, request, headers)
         # Sanitised: header values reach the request inspector and error lines on a terminal.
         secrets = self._secrets()
         resp_headers = {k.lower(): hide_secrets(sanitize(v), secrets)
@@ -222,25 +233,33 @@ class Client:
     async def complete(self, request: GenerationRequest) -> Reply:
         """The whole reply at once (streamed underneath unless `request.stream` is False)."""
         parts: list[str] = []
+        thinking: list[str] = []
         started: ResponseStarted | None = None
         async for event in self.stream(request):
             if isinstance(event, ResponseStarted):
                 started = event
             elif isinstance(event, TextDelta):
                 parts.append(event.text)
+            elif isinstance(event, ReasoningDelta):
+                thinking.append(event.text)
             else:
                 assert started is not None
-                return Reply("".join(parts), event, started)
+                return Reply("".join(parts), event, started, "".join(thinking))
         raise TruncatedStream("the reply ended without a finish")  # pragma: no cover
 
     async def list_models(self) -> list[str]:
         """Model ids from `GET /v1/models`, the cheapest "does this endpoint answer" probe."""
+        return [model.id for model in await self.models()]
+
+    async def models(self) -> list[ModelInfo]:
+        """The models `GET /v1/models` lists, with their context length when the server
+        says it."""
         try:
             return await self._list_models()
         except ApiError as exc:
             raise exc.hide(self._secrets()) from None
 
-    async def _list_models(self) -> list[str]:
+    async def _list_models(self) -> list[ModelInfo]:
         if self._setup_error is not None:
             raise self._setup_error
         url = _checked_url(self.endpoint, lambda: models_url(self.endpoint.url))
@@ -270,10 +289,32 @@ class Client:
             data = json.loads(raw)
         except ValueError:
             raise ProtocolError(f"{url} did not answer with JSON") from None
-        items = data.get("data") or data.get("models") or [] if isinstance(data, dict) else []
-        return [str(m.get("id") or m.get("name")) for m in items if isinstance(m, dict)]
+        return parse_models(data)
 
     # -- sending ---------------------------------------------------------------------------
+
+    async def _send_adapting(
+        self, url: str, request: GenerationRequest, headers: dict[str, str]
+    ) -> tuple[float, httpx.Response, dict[str, Any]]:
+        """Send; when the server refuses a field it can do without (`stream_options`) or wants
+        under another name (`max_completion_tokens`), learn that and send again, once per
+        field. Returns the body actually sent."""
+        tried: set[str] = set()
+        while True:
+            body = build_payload(self.endpoint, request, self.learned)
+            try:
+                sent_at, response = await self._send_with_retries(url, body, headers)
+            except ApiError as exc:
+                fix = learn_from_error(exc, body)
+                if fix is None or fix[0] in tried:
+                    raise
+                tried.add(fix[0])
+                self.learned[fix[0]] = fix[1]
+                log.info("%s refused the request (%s); sending again with %s = %r",
+                         self.endpoint.name,
+                         excerpt(exc.message, 200, self._secrets()), *fix)
+                continue
+            return sent_at, response, body
 
     async def _send_with_retries(
         self, url: str, body: dict[str, Any], headers: dict[str, str]
@@ -360,7 +401,7 @@ class Client:
         self, response: httpx.Response, started: ResponseStarted, sent_at: float,
         secrets: list[str],
     ) -> AsyncGenerator[StreamEvent, None]:
-        state = _StreamState(sent_at, secrets)
+        state = ReplyState(sent_at, secrets)
         done = saw_event = False
         decoder = SSEDecoder()
         chunks = counted(response, MAX_STREAM_BYTES)
@@ -373,6 +414,8 @@ class Client:
                     if delta is _DONE:
                         done = True
                         break
+                    if state.reasoning:
+                        yield ReasoningDelta(state.take_reasoning())
                     if delta:
                         yield TextDelta(delta)
                 if chunk is None:
@@ -395,6 +438,8 @@ class Client:
             raise _bad_encoding(started, exc) from None
         finally:
             await chunks.aclose()
+        for event in _held_back(state):
+            yield event
         if not saw_event:
             raise EmptyStream(
                 "the server accepted the request but sent no reply at all "
@@ -443,10 +488,10 @@ class Client:
                 **_ids(started)) from None
         if isinstance(obj, dict) and obj.get("error") and not obj.get("choices"):
             raise error_from_body(started.status, raw, started.headers, secrets=self._secrets())
-        state = _StreamState(sent_at, [])
+        state = ReplyState(sent_at, [])
         delta = state.add(obj)
-        if delta:
-            yield TextDelta(delta)
+        for event in _held_back(state, delta):
+            yield event
         if state.finish_reason is None and not state.tokens:
             raise EmptyStream("the server answered without any text", **_ids(started))
         yield state.finished(started)
@@ -455,7 +500,7 @@ class Client:
 _DONE = "\0[DONE]"  # what `_event_text` returns for `data: [DONE]`
 
 
-def _event_text(sse: ServerSentEvent, state: _StreamState, started: ResponseStarted) -> str | None:
+def _event_text(sse: ServerSentEvent, state: ReplyState, started: ResponseStarted) -> str | None:
     """The text one event adds (or `_DONE`); raises the error an event carries."""
     data = sse.data
     if sse.event == "error":
@@ -476,48 +521,16 @@ def _event_text(sse: ServerSentEvent, state: _StreamState, started: ResponseStar
     return state.add(obj)
 
 
-class _StreamState:
-    """Running totals of one reply: text count, finish, usage, timings."""
-
-    def __init__(self, sent_at: float, secrets: list[str]) -> None:
-        self.sent_at = sent_at
-        self.secrets = secrets  # hidden in error text before it is cut
-        self.first_at: float | None = None
-        self.tokens = 0
-        self.finish_reason: str | None = None
-        self.usage: Usage | None = None
-        self.content_filter: ContentFilterResult | None = None
-
-    def add(self, obj: Any) -> str:
-        text = plain_delta(obj)  # the usual chunk, read quickly
-        if text is None:
-            info = parse_chunk(obj)
-            if info.usage:
-                self.usage = info.usage
-            if info.finish_reason:
-                self.finish_reason = info.finish_reason
-                self.content_filter = info.content_filter or self.content_filter
-            text = info.text
-        if text:
-            if self.first_at is None:
-                self.first_at = time.perf_counter()
-            self.tokens += 1
-        return text
-
-    def finished(self, started: ResponseStarted) -> Finished:
-        end = time.perf_counter()
-        tokens = (self.usage.completion_tokens if self.usage else None) or self.tokens
-        rate = None
-        if self.first_at is not None and tokens > 1 and end - self.first_at > 0.001:
-            rate = round((tokens - 1) / (end - self.first_at), 1)
-        stats = Stats(
-            ttft_ms=round((self.first_at - self.sent_at) * 1000) if self.first_at else None,
-            tokens=tokens,
-            tokens_per_s=rate,
-            request_id=started.request_id,
-            duration_ms=round((end - self.sent_at) * 1000),
-        )
-        return Finished(self.finish_reason or "stop", self.usage, stats, self.content_filter)
+def _held_back(state: ReplyState, text: str = "") -> list[StreamEvent]:
+    """The events still held at the end of a reply (`text` first read, then what the state
+    held back: an unfinished `<think>` block is reasoning)."""
+    text += state.close()
+    events: list[StreamEvent] = []
+    if state.reasoning:
+        events.append(ReasoningDelta(state.take_reasoning()))
+    if text:
+        events.append(TextDelta(text))
+    return events
 
 
 def _ids(started: ResponseStarted) -> dict[str, Any]:

@@ -29,14 +29,16 @@ SCHEMA_VERSION = 1
 
 _CONV_KEYS = {"schema_version", "id", "title", "created_at", "updated_at", "mode", "endpoint",
               "system", "params", "messages", "pinned"}
-_MSG_KEYS = {"role", "content", "created_at", "finish_reason", "error", "usage", "stats"}
+_MSG_KEYS = {"role", "content", "created_at", "finish_reason", "error", "reasoning", "usage",
+             "stats"}
 _PARAM_KEYS = {f.name for f in fields(ConversationParams)}
 #: The types of the known keys of `[messages.stats]` and `[messages.usage]`: a file with a
 #: string where a number belongs is refused here rather than crashing the view that formats it.
 _SUB_TYPES: dict[str, dict[str, type | tuple[type, ...]]] = {
     "stats": {"ttft_ms": int, "tokens": int, "tokens_per_s": (int, float), "request_id": str,
               "duration_ms": int},
-    "usage": {"prompt_tokens": int, "completion_tokens": int, "total_tokens": int},
+    "usage": {"prompt_tokens": int, "completion_tokens": int, "total_tokens": int,
+              "reasoning_tokens": int},
 }
 
 
@@ -122,6 +124,8 @@ def _decode_message(index: int, table: Any, fallback_time: datetime) -> Message:
         finish_reason=_expect(table["finish_reason"], str, f"{where}.finish_reason")
         if "finish_reason" in table else None,
         error=_expect(table["error"], str, f"{where}.error") if "error" in table else None,
+        reasoning=_expect(table["reasoning"], str, f"{where}.reasoning")
+        if "reasoning" in table else None,
         extra={k: v for k, v in table.items() if k not in _MSG_KEYS},
     )
     for name, kind in (("usage", Usage), ("stats", Stats)):
@@ -215,6 +219,7 @@ def _encode_message(message: Message) -> dict[str, Any]:
         "created_at": message.created_at,
         "finish_reason": message.finish_reason,
         "error": message.error,
+        "reasoning": message.reasoning,
     })
     table.update({k: v for k, v in message.extra.items() if k not in table})
     for name in ("usage", "stats"):

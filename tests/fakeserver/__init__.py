@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from .scripts import (
+    MODEL_REQUIRED,
+    REASONING_SHAPES,
+    STREAM_OPTIONS_REFUSALS,
     azure_content_filter_400,
     chat_json,
     chat_stream,
@@ -12,13 +15,24 @@ from .scripts import (
     error_response,
     json_response,
     markdown_reply,
+    model_required_400,
+    models_list,
     raw_sse,
+    reasoning_stream,
     sse_events,
     stall_after,
+    stream_options_400,
+    think_stream,
+    tool_call_deltas,
+    tool_call_stream,
+    unsupported_max_tokens_400,
 )
 from .server import Close, FakeServer, ReceivedRequest, Repeat, Response, Send, Sleep, Step
 
 __all__ = [
+    "MODEL_REQUIRED",
+    "REASONING_SHAPES",
+    "STREAM_OPTIONS_REFUSALS",
     "Close",
     "FakeServer",
     "ReceivedRequest",
@@ -36,7 +50,15 @@ __all__ = [
     "error_response",
     "json_response",
     "markdown_reply",
+    "model_required_400",
+    "models_list",
     "raw_sse",
+    "reasoning_stream",
     "sse_events",
     "stall_after",
+    "stream_options_400",
+    "think_stream",
+    "tool_call_deltas",
+    "tool_call_stream",
+    "unsupported_max_tokens_400",
 ]

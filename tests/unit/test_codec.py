@@ -69,7 +69,7 @@ def full_conversation() -> Conversation:
         messages=[
             Message(Role.USER, NASTY, created_at=t0, extra={"attachments": ["a.txt"]}),
             Message(Role.ASSISTANT, NASTY[::-1], created_at=t1, finish_reason="length",
-                    usage=Usage(12, 34, 46),
+                    usage=Usage(12, 34, 46, reasoning_tokens=20), reasoning="Hmm.\n" + NASTY,
                     stats=Stats(ttft_ms=412, tokens=34, tokens_per_s=38.5, request_id="req-1",
                                 duration_ms=1300),
                     extra={"rating": 5, "other_tool": {"model": "llama-2-70b", "n": [1, 2]}}),
@@ -217,3 +217,40 @@ def test_a_parameter_no_server_accepts_is_kept_in_the_file_but_never_used() -> N
     conv = loads(text)
     assert conv.params.temperature is None and conv.params.top_p == 0.5
     assert "temperature = nan" in dumps(conv)
+
+
+# The assistant message of docs/design.md §4 as of the 2026 wire: the model and the reasoning.
+REASONING_EXAMPLE = DESIGN_EXAMPLE.replace(
+    'finish_reason = "stop"             # stop',
+    'model = "llama-3.1-8b-instruct"\nreasoning = """Let me recall..."""\n'
+    'finish_reason = "stop"             # stop',
+).replace('request_id = "..."', 'request_id = "..."\n[messages.usage]\ncompletion_tokens = 57\n'
+          'reasoning_tokens = 20')
+
+
+def test_reasoning_and_reasoning_tokens_are_read_and_written_back() -> None:
+    conv = codec.loads(REASONING_EXAMPLE)
+    reply = conv.messages[1]
+    assert reply.reasoning == "Let me recall..." and reply.content == "Clayton Christensen ..."
+    assert reply.usage == Usage(completion_tokens=57, reasoning_tokens=20)
+    assert reply.extra == {"model": "llama-3.1-8b-instruct"}  # kept, not known yet
+    data = tomllib.loads(codec.dumps(conv))["messages"][1]
+    assert data["reasoning"] == "Let me recall..."
+    assert data["usage"] == {"completion_tokens": 57, "reasoning_tokens": 20}
+    assert codec.loads(codec.dumps(conv)) == conv
+
+
+def test_a_file_without_reasoning_loads_as_before() -> None:
+    reply = codec.loads(DESIGN_EXAMPLE).messages[1]
+    assert reply.reasoning is None and reply.usage is None
+    assert "reasoning" not in tomllib.loads(codec.dumps(codec.loads(DESIGN_EXAMPLE)))["messages"][1]
+
+
+@pytest.mark.parametrize(("old", "new", "key"), [
+    ('reasoning = """Let me recall..."""', "reasoning = 3", "messages[1].reasoning"),
+    ("reasoning_tokens = 20", 'reasoning_tokens = "20"', "messages[1].usage.reasoning_tokens"),
+])
+def test_reasoning_fields_of_the_wrong_type_are_named(old: str, new: str, key: str) -> None:
+    with pytest.raises(CodecError) as info:
+        codec.loads(REASONING_EXAMPLE.replace(old, new, 1))
+    assert str(info.value).startswith(f"{key}:")

@@ -14,6 +14,7 @@ from llama_tui.client.dialects import (
     auth_headers,
     build_payload,
     error_from_body,
+    models_url,
     parse_chunk,
     parse_retry_after,
     plain_delta,
@@ -26,11 +27,16 @@ from llama_tui.client.events import (
     CategoryResult,
     ContentFilterError,
     ContentFilterResult,
+    ModelInfo,
+    ModelRequired,
     StreamError,
+    ToolCall,
     excerpt,
     hide_secret_at_end,
 )
+from llama_tui.client.negotiate import learn_from_error, parse_models
 from llama_tui.model import DEFAULT_MAX_TOKENS, Endpoint, GenerationParams, Usage
+from tests.fakeserver import MODEL_REQUIRED, STREAM_OPTIONS_REFUSALS
 
 # -- resolve_url ------------------------------------------------------------------------------
 
@@ -70,6 +76,10 @@ AZURE_OAI = "https://r.openai.azure.com/openai/deployments/gpt4"
          "https://x.example/v1/completions?api-version=2024-05-01-preview"),
         ("  https://x.example/v1/chat/completions \n", "https://x.example/v1/chat/completions",
          "https://x.example/v1/completions"),
+        # Azure OpenAI v1: a base ending in /openai/v1/, no api-version
+        ("https://res.openai.azure.com/openai/v1/",
+         "https://res.openai.azure.com/openai/v1/chat/completions",
+         "https://res.openai.azure.com/openai/v1/completions"),
     ],
 )
 def test_resolve_url_forms(pasted: str, chat: str, completion: str) -> None:
@@ -113,9 +123,55 @@ def test_auth_headers_without_key_sends_no_auth() -> None:
 def test_build_payload_chat_defaults() -> None:
     messages = [{"role": "user", "content": "Hi"}]
     body = build_payload(Endpoint("e", "u"), GenerationRequest(messages=messages))
-    assert body == {"messages": messages, "max_tokens": DEFAULT_MAX_TOKENS, "stream": True}
+    assert body == {"messages": messages, "max_tokens": DEFAULT_MAX_TOKENS, "stream": True,
+                    "stream_options": {"include_usage": True}}
     # a JSON boolean, never the Azure sample's string "True"
     assert '"stream": true' in json.dumps(body)
+
+
+def test_azure_openai_v1_lists_models_next_to_its_routes() -> None:
+    assert models_url("https://res.openai.azure.com/openai/v1/") == \
+        "https://res.openai.azure.com/openai/v1/models"
+
+
+def test_build_payload_sends_stream_options_only_when_streaming_chat() -> None:
+    ep = Endpoint("e", "u")
+    assert "stream_options" not in build_payload(ep, GenerationRequest(stream=False))
+    assert "stream_options" not in build_payload(ep, GenerationRequest("completion", prompt="x"))
+    assert "stream_options" not in build_payload(ep, GenerationRequest(),
+                                                 {"stream_options": False})
+
+
+@pytest.mark.parametrize(("configured", "learned", "field"), [
+    (None, {}, "max_tokens"),
+    ("max_completion_tokens", {}, "max_completion_tokens"),
+    (None, {"max_tokens_field": "max_completion_tokens"}, "max_completion_tokens"),
+    ("max_completion_tokens", {"max_tokens_field": "max_tokens"}, "max_tokens"),  # learned wins
+])
+def test_build_payload_max_tokens_field(configured: str | None, learned: dict[str, str],
+                                        field: str) -> None:
+    ep = Endpoint("e", "u", max_tokens_field=configured)  # type: ignore[arg-type]
+    body = build_payload(ep, GenerationRequest(params=GenerationParams(max_tokens=77)), learned)
+    other = {"max_tokens", "max_completion_tokens"} - {field}
+    assert body[field] == 77 and not other & set(body)
+
+
+@pytest.mark.parametrize(("effort", "control", "expected"), [
+    (None, "reasoning_effort", {}),
+    ("off", "reasoning_effort", {"reasoning_effort": "none"}),
+    ("low", "reasoning_effort", {"reasoning_effort": "low"}),
+    ("high", "reasoning_effort", {"reasoning_effort": "high"}),
+    ("minimal", "reasoning_effort", {"reasoning_effort": "minimal"}),  # passed on as is
+    (None, "chat_template_kwargs", {}),
+    ("off", "chat_template_kwargs", {"chat_template_kwargs": {"enable_thinking": False}}),
+    ("medium", "chat_template_kwargs", {"chat_template_kwargs": {"enable_thinking": True}}),
+])
+def test_build_payload_reasoning_control(effort: str | None, control: str,
+                                         expected: dict[str, object]) -> None:
+    ep = Endpoint("e", "u", reasoning_control=control)  # type: ignore[arg-type]
+    body = build_payload(ep, GenerationRequest(reasoning_effort=effort))
+    assert {k: v for k, v in body.items()
+            if k in ("reasoning_effort", "chat_template_kwargs")} == expected
 
 
 def test_build_payload_completion_with_all_params() -> None:
@@ -235,10 +291,147 @@ def test_parse_chunk_results_on_a_normal_chunk_are_not_a_filter_hit() -> None:
     assert parse_chunk(chunk).content_filter is None
 
 
+# -- the 2026 wire: reasoning, tool calls, usage details ----------------------------------------
+
+@pytest.mark.parametrize("delta", [
+    {"reasoning_content": "think", "content": None},  # llama.cpp, DeepSeek
+    {"reasoning": "think"},  # vLLM 0.11+
+    {"role": "assistant", "content": "", "reasoning": "think"},  # Ollama
+    {"reasoning_content": "think", "reasoning": "think"},  # both spellings: kept once
+    {"reasoning_content": "", "reasoning": "think"},
+])
+def test_parse_chunk_reasoning_fields(delta: dict[str, object]) -> None:
+    info = parse_chunk({"choices": [{"index": 0, "delta": delta}]})
+    assert (info.reasoning, info.text) == ("think", "")
+    assert plain_delta({"choices": [{"index": 0, "delta": delta}]}) is None
+
+
+@pytest.mark.parametrize("message", [
+    {"role": "assistant", "content": "42", "reasoning_content": "think"},
+    {"role": "assistant", "content": "42", "reasoning": "think"},
+])
+def test_parse_chunk_reasoning_in_a_whole_message(message: dict[str, object]) -> None:
+    info = parse_chunk({"choices": [{"index": 0, "message": message, "finish_reason": "stop"}]})
+    assert (info.reasoning, info.text, info.finish_reason) == ("think", "42", "stop")
+
+
+def test_parse_chunk_tool_call_fragments_and_usage_details() -> None:
+    fragment = {"index": 0, "id": "c", "function": {"name": "f", "arguments": ""}}
+    info = parse_chunk({"choices": [{"index": 0, "delta": {"tool_calls": [fragment]}}]})
+    assert info.tool_calls == [fragment]
+    usage = {"prompt_tokens": 5, "completion_tokens": 90, "total_tokens": 95,
+             "completion_tokens_details": {"reasoning_tokens": 64}}
+    for choices in ([], None):  # some vLLM versions send null
+        info = parse_chunk({"choices": choices, "usage": usage})
+        assert info.usage == Usage(5, 90, 95, reasoning_tokens=64)
+
+
+def test_usage_details_that_are_not_numbers_are_ignored() -> None:
+    usage = Usage.from_json({"completion_tokens": 3,
+                             "completion_tokens_details": {"reasoning_tokens": True}})
+    assert usage == Usage(completion_tokens=3)
+    assert Usage.from_json({"completion_tokens_details": None}) is None
+
+
+def test_tool_call_render() -> None:
+    assert ToolCall("get_weather", '{"city":"Paris"}').render() == 'get_weather({"city": "Paris"})'
+    assert ToolCall("f", '{"cut": "Par').render() == 'f({"cut": "Par)'  # not JSON: as sent
+    assert ToolCall("now", "").render() == "now()"
+
+
+# -- learning from refusals, model required, model lists --------------------------------------
+
+def _error(status: int, body: object) -> ApiError:
+    return error_from_body(status, json.dumps(body), {})
+
+
+@pytest.mark.parametrize("shape", sorted(STREAM_OPTIONS_REFUSALS))
+def test_learn_stream_options_refused(shape: str) -> None:
+    body = build_payload(Endpoint("e", "u"), GenerationRequest())
+    error = _error(400, STREAM_OPTIONS_REFUSALS[shape])
+    assert learn_from_error(error, body) == ("stream_options", False)
+    body.pop("stream_options")
+    assert learn_from_error(error, body) is None  # not sent: nothing to learn
+
+
+def test_learn_max_completion_tokens_from_openai() -> None:
+    body = build_payload(Endpoint("e", "u"), GenerationRequest())
+    error = _error(400, {"error": {
+        "message": "Unsupported parameter: 'max_tokens' is not supported with this model. "
+                   "Use 'max_completion_tokens' instead.",
+        "type": "invalid_request_error", "param": "max_tokens", "code": "unsupported_parameter"}})
+    assert learn_from_error(error, body) == ("max_tokens_field", "max_completion_tokens")
+
+
+def test_learn_max_tokens_back_from_a_server_that_refuses_the_new_name() -> None:
+    body = build_payload(Endpoint("e", "u", max_tokens_field="max_completion_tokens"),
+                         GenerationRequest())
+    error = _error(422, {"detail": [{"type": "extra_forbidden",
+                                     "loc": ["body", "max_completion_tokens"],
+                                     "msg": "Extra inputs are not permitted"}]})
+    assert learn_from_error(error, body) == ("max_tokens_field", "max_tokens")
+
+
+@pytest.mark.parametrize(("status", "body"), [
+    (400, {"error": {"message": "max_tokens must be at most 4096", "param": "max_tokens"}}),
+    (400, {"error": "This model's maximum context length is 4096 tokens. However, you "
+                    "requested 5000 tokens (1000 in the messages, 4000 in max_tokens)."}),
+    (500, {"error": {"message": "Unsupported parameter: 'max_tokens'"}}),
+    (400, {"error": {"message": "Invalid value for 'temperature'", "param": "temperature"}}),
+])
+def test_learn_nothing_from_other_errors(status: int, body: object) -> None:
+    payload = build_payload(Endpoint("e", "u"), GenerationRequest())
+    assert learn_from_error(_error(status, body), payload) is None
+
+
+@pytest.mark.parametrize("shape", sorted(MODEL_REQUIRED))
+def test_model_required_is_its_own_kind(shape: str) -> None:
+    error = _error(400, MODEL_REQUIRED[shape])
+    assert isinstance(error, ModelRequired) and error.kind == "model_required"
+    assert error.status == 400
+
+
+@pytest.mark.parametrize("body", [
+    {"error": {"message": "The model `llama` does not exist.", "code": "model_not_found"}},
+    {"error": "model 'llama3' not found, try pulling it first"},
+    {"error": {"message": "Invalid model parameter", "param": "model"}},
+])
+def test_other_model_errors_are_not_model_required(body: object) -> None:
+    assert not isinstance(_error(400, body), ModelRequired)
+    assert not isinstance(_error(404, body), ModelRequired)
+
+
+def test_model_required_inside_a_stream_stays_a_stream_error() -> None:
+    error = error_from_body(200, json.dumps(MODEL_REQUIRED["openai"]), {}, in_stream=True)
+    assert isinstance(error, StreamError)
+
+
+def test_parse_models_with_context_lengths() -> None:
+    data = {"object": "list", "data": [
+        {"id": "qwen3-8b.gguf", "object": "model", "owned_by": "llamacpp",
+         "meta": {"vocab_type": 2, "n_vocab": 151936, "n_ctx_train": 40960, "n_embd": 4096}},
+        {"id": "Qwen/Qwen3-8B", "object": "model", "max_model_len": 32768, "root": "Qwen/Qwen3-8B"},
+        {"id": "deepseek/deepseek-r1", "context_length": 163840},
+        {"id": "gpt-4o", "object": "model", "created": 1, "owned_by": "system"},
+        {"id": "weird", "context_length": "big", "max_model_len": True},
+        "not a model",
+    ]}
+    assert parse_models(data) == [
+        ModelInfo("qwen3-8b.gguf", 40960), ModelInfo("Qwen/Qwen3-8B", 32768),
+        ModelInfo("deepseek/deepseek-r1", 163840), ModelInfo("gpt-4o"), ModelInfo("weird")]
+    assert parse_models({"models": [{"name": "llama3:8b", "model": "llama3:8b"}]}) == \
+        [ModelInfo("llama3:8b")]
+    assert parse_models({"data": "nope"}) == [] and parse_models([1]) == []
+
+
 _scalar = st.one_of(st.none(), st.booleans(), st.integers(-1, 2), st.text(max_size=3))
 _usage = st.one_of(st.none(), st.fixed_dictionaries({"completion_tokens": st.integers(0, 9)}))
-_delta_obj = st.dictionaries(st.sampled_from(["content", "role", "tool_calls"]),
-                             st.one_of(_scalar, st.text(max_size=5)), max_size=3)
+_fragment = st.fixed_dictionaries({"index": st.integers(0, 1)},
+                                  optional={"function": st.fixed_dictionaries(
+                                      {"arguments": st.text(max_size=3)})})
+_delta_obj = st.dictionaries(
+    st.sampled_from(["content", "role", "tool_calls", "reasoning_content", "reasoning"]),
+    st.one_of(_scalar, st.text(max_size=5), st.lists(_fragment, max_size=2)), max_size=4)
 _choice = st.dictionaries(
     st.sampled_from(["index", "delta", "message", "text", "finish_reason", "logprobs",
                      "content_filter_results"]),
@@ -251,6 +444,9 @@ _chunk = st.one_of(
     st.builds(lambda extra, usage: {"choices": [{"index": 0, "delta": {"content": "x"},
                                                  "finish_reason": None, **extra}], **usage},
               _choice, st.dictionaries(st.just("usage"), _usage)),
+    # the usual delta with reasoning or tool-call keys added (null, empty, or set)
+    st.builds(lambda extra: {"choices": [{"index": 0, "delta": {"content": "x", **extra}}]},
+              _delta_obj),
 )
 
 
@@ -260,8 +456,8 @@ def test_plain_delta_agrees_with_parse_chunk(chunk: object) -> None:
     text = plain_delta(chunk)
     if text is not None:
         info = parse_chunk(chunk)
-        assert (info.text, info.finish_reason, info.usage, info.content_filter) == \
-            (text, None, None, None)
+        assert (info.text, info.finish_reason, info.usage, info.content_filter, info.reasoning,
+                info.tool_calls) == (text, None, None, None, "", [])
 
 
 def test_plain_delta_takes_the_usual_chunk_and_leaves_the_rest() -> None:
@@ -275,6 +471,12 @@ def test_plain_delta_takes_the_usual_chunk_and_leaves_the_rest() -> None:
     both = {"index": 0, "delta": {"content": "a"}}  # parse_chunk joins every holder's text
     assert plain_delta({"choices": [{**both, "text": "b"}]}) is None
     assert plain_delta({"choices": [{**both, "message": {"content": "b"}}]}) is None
+    # reasoning and tool calls beside the content: the full reader, so nothing is lost
+    assert plain_delta({"choices": [{"delta": {"content": "", "reasoning": "r"}}]}) is None
+    assert plain_delta({"choices": [{"delta": {"content": "a", "tool_calls": [{}]}}]}) is None
+    # OpenRouter's nulls in every delta do not leave the fast path
+    assert plain_delta({"choices": [{"delta": {"role": "assistant", "content": "a",
+                                               "reasoning": None, "tool_calls": []}}]}) == "a"
 
 
 # -- error_from_body --------------------------------------------------------------------------

@@ -82,6 +82,21 @@ def test_build_messages_with_a_new_prompt_not_yet_in_the_conversation() -> None:
     assert build_messages(conv, "next", 0) == [{"role": "user", "content": "next"}]
 
 
+def test_reasoning_is_never_sent_back() -> None:
+    """A reasoning model's thinking stays in the file (Message.reasoning), never in a request:
+    not as a field, not inside the content, not in the Llama 2 prompt."""
+    thought = Message(Role.ASSISTANT, "Paris.", finish_reason="stop",
+                      reasoning="SECRET-THOUGHT: the capital of France")
+    only_thought = Message(Role.ASSISTANT, "", finish_reason="length", reasoning="SECRET-THOUGHT")
+    conv = Conversation(messages=[u("capital?"), thought, u("and Spain?"), only_thought,
+                                  u("Spain?")])
+    sent = build_messages(conv)
+    assert sent == [{"role": "user", "content": "capital?"},
+                    {"role": "assistant", "content": "Paris."},
+                    {"role": "user", "content": "Spain?"}]
+    assert "SECRET-THOUGHT" not in repr(sent) + format_llama2(sent)
+
+
 def test_build_messages_without_a_user_message() -> None:
     with pytest.raises(ValueError, match="no user message"):
         build_messages(Conversation(system="s"))

@@ -21,6 +21,7 @@ from llama_tui.client import (
     Finished,
     GenerationRequest,
     ProtocolError,
+    ReasoningDelta,
     ResponseStarted,
     StreamError,
     StreamTimeout,
@@ -83,6 +84,34 @@ def reply(body: bytes, status: int = 200, headers: dict[str, str] | None = None)
 
 
 # -- parsing ----------------------------------------------------------------------------------
+
+async def test_reasoning_and_text_in_one_delta_come_reasoning_first() -> None:
+    both = {"choices": [{"index": 0, "delta": {"reasoning_content": "think", "content": "Hi"}}]}
+    events, error = await run(reply(sse(both, chunk(None, "stop"), "[DONE]")))
+    assert error is None
+    assert events[1:3] == [ReasoningDelta("think"), TextDelta("Hi")]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.integers(1, 40), min_size=1, max_size=8))
+async def test_no_reasoning_ever_reaches_a_text_delta(sizes: list[int]) -> None:
+    """Reasoning in every shape, inline tags cut anywhere: the answer text is exactly the answer."""
+    inline = "\n<think>inline thought</think>\n\n"
+    pieces, pos = [], 0
+    for size in itertools.cycle(sizes):
+        if pos >= len(inline):
+            break
+        pieces.append(inline[pos:pos + size])
+        pos += size
+    body = sse(*[chunk(p) for p in pieces],
+               {"choices": [{"delta": {"reasoning": "vllm thought", "content": None}}]},
+               {"choices": [{"delta": {"content": "", "reasoning": "ollama thought"}}]},
+               chunk("The answer."), chunk(None, "stop"), "[DONE]")
+    events, error = await run(reply(body))
+    assert error is None
+    assert texts(events) == "The answer."
+    assert "".join(e.text for e in events if isinstance(e, ReasoningDelta)) == \
+        "inline thoughtvllm thoughtollama thought"
 
 async def test_stream_events_and_stats() -> None:
     seen: list[httpx.Request] = []

@@ -50,7 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
     where.add_argument("--api-key", metavar="KEY", help="API key (default: $LLAMA_TUI_API_KEY)")
     where.add_argument("--auth", choices=["bearer", "raw", "api-key"],
                        help="how the key is sent (default bearer)")
-    where.add_argument("--model", help="model name to send")
+    where.add_argument("--model", help="the model to ask for (none: the one the server lists; "
+                       "with several, ask says which)")
     where.add_argument("--timeout", type=_positive_float, metavar="SECONDS",
                        help="read timeout between chunks")
     what = ask.add_argument_group("request")
@@ -65,6 +66,10 @@ def build_parser() -> argparse.ArgumentParser:
     what.add_argument("--stop", action="append", metavar="S", help="stop sequence (repeatable)")
     what.add_argument("--seed", type=int, metavar="N")
     what.add_argument("--no-stream", action="store_true", help="ask for one complete response")
+    what.add_argument("--no-reasoning", action="store_true",
+                      help="do not print a reasoning model's thinking (to stderr) as it comes")
+    what.add_argument("--reasoning-effort", choices=["off", "low", "medium", "high"],
+                      help="how hard a reasoning model thinks (default: the server's)")
     what.add_argument("--raw", action="store_true",
                       help="print the reply's bytes as the server sent them (by default escape "
                       "sequences and control characters are made harmless, in a pipe too)")

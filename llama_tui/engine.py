@@ -35,6 +35,7 @@ from llama_tui.client.events import (
     ApiError,
     ContentFilterResult,
     Finished,
+    ReasoningDelta,
     ResponseStarted,
     StreamEvent,
     TextDelta,
@@ -86,14 +87,23 @@ class Reply:
     #: does not get it stored (`stored_text`).
     secrets: tuple[str, ...] = ()
     parts: list[str] = field(default_factory=list)
+    #: A reasoning model's thinking, apart from the answer (sanitised like it).
+    reasoning_parts: list[str] = field(default_factory=list)
     started_at: float = field(default_factory=time.monotonic)
     first_token_at: float | None = None
+    #: When the thinking began and when it ended (the first answer text, or the end).
+    thinking_from: float | None = None
+    thinking_until: float | None = None
     response: ResponseStarted | None = None
     #: "streaming" until it ends, then the finish_reason it was saved with.
     outcome: str = "streaming"
     error: ApiError | None = None
     #: Set when the stream ended with finish_reason "content_filter".
     content_filter: ContentFilterResult | None = None
+    #: What the model asked to call ("get_weather({...})"): llama-tui does not run tools.
+    tool_calls: tuple[str, ...] = ()
+    #: The model only thought: no answer (max_tokens spent thinking, or cut inside <think>).
+    reasoning_only: bool = False
     #: A bug (not an API error) that ended the reply; its text was kept anyway.
     crash: BaseException | None = None
     task: asyncio.Task[None] | None = field(default=None, repr=False)
@@ -106,8 +116,27 @@ class Reply:
     @property
     def stored_text(self) -> str:
         """The text as it is stored and shown once the reply ends: sanitised, secrets hidden."""
-        text = self.text if self.clean else sanitize(self.text)
+        return self._stored(self.text)
+
+    @property
+    def reasoning(self) -> str:
+        return "".join(self.reasoning_parts)
+
+    @property
+    def stored_reasoning(self) -> str | None:
+        """The thinking as it is stored (None when the model did not think)."""
+        return self._stored(self.reasoning) if self.reasoning_parts else None
+
+    def _stored(self, text: str) -> str:
+        text = text if self.clean else sanitize(text)
         return hide_secrets(text, self.secrets) if self.secrets else text
+
+    def thinking_seconds(self, now: float | None = None) -> float | None:
+        """How long the model has thought (or thought), None when it has not."""
+        if self.thinking_from is None:
+            return None
+        end = self.thinking_until or now or time.monotonic()
+        return max(0.0, end - self.thinking_from)
 
     @property
     def streaming(self) -> bool:
@@ -133,6 +162,13 @@ class Reply:
 @dataclass(frozen=True)
 class TextGrew:
     """More text arrived for `reply` (read `reply.parts` from where you were)."""
+
+    reply: Reply
+
+
+@dataclass(frozen=True)
+class ReasoningGrew:
+    """More thinking arrived for `reply` (read `reply.reasoning_parts` from where you were)."""
 
     reply: Reply
 
@@ -166,7 +202,7 @@ class SaveFailed:
 #: What one write did: None (a newer snapshot was on disk), () or a conflict copy's id, title.
 Written = tuple[str, str] | tuple[()] | None
 
-EngineEvent = TextGrew | ReplyEnded | Saved | SaveFailed
+EngineEvent = TextGrew | ReasoningGrew | ReplyEnded | Saved | SaveFailed
 Listener = Callable[[EngineEvent], None]
 
 
@@ -285,6 +321,7 @@ class ReplyEngine:
         reply = self.reply_for(conversation)
         if reply is not None and reply.streaming:
             reply.message.content = reply.stored_text
+            reply.message.reasoning = reply.stored_reasoning
 
     async def wait(self, reply: Reply) -> None:
         """Until `reply` has ended and its final save was tried."""
@@ -299,10 +336,19 @@ class ReplyEngine:
             try:
                 async for event in client.stream(request):
                     if isinstance(event, TextDelta):
+                        now = time.monotonic()
                         if reply.first_token_at is None:
-                            reply.first_token_at = time.monotonic()
+                            reply.first_token_at = now
+                        if reply.thinking_from is not None and reply.thinking_until is None:
+                            reply.thinking_until = now
                         reply.parts.append(sanitize(event.text) if reply.clean else event.text)
                         self._emit(TextGrew(reply))
+                    elif isinstance(event, ReasoningDelta):
+                        if reply.thinking_from is None:
+                            reply.thinking_from = time.monotonic()
+                        reply.reasoning_parts.append(
+                            sanitize(event.text) if reply.clean else event.text)
+                        self._emit(ReasoningGrew(reply))
                     elif isinstance(event, ResponseStarted):
                         reply.response = event
                     elif isinstance(event, Finished):
@@ -323,6 +369,8 @@ class ReplyEngine:
             else:
                 if finished is not None:
                     reply.content_filter = finished.content_filter
+                    reply.reasoning_only = finished.reasoning_only
+                    reply.tool_calls = tuple(sanitize(c.render()) for c in finished.tool_calls)
                     self._end(reply, finished.finish_reason, finished.stats, finished.usage,
                               _filter_words(finished))
                 else:  # the client always ends with Finished or an error; be safe anyway
@@ -341,19 +389,27 @@ class ReplyEngine:
         if not reply.streaming:
             return
         reply.outcome = reason
+        if reply.thinking_from is not None and reply.thinking_until is None:
+            reply.thinking_until = time.monotonic()
         finish_reply(reply.conversation, reply.stored_text, reason, message=reply.message,
                      stats=stats, usage=usage, error=error)
+        reply.message.reasoning = reply.stored_reasoning
+        if reply.tool_calls:
+            calls = ", ".join(reply.tool_calls)
+            reply.message.extra["note"] = (f"The model asked to call {calls}; llama-tui does "
+                                           "not run tools.")
         self._emit(ReplyEnded(reply))
 
     async def _checkpoints(self, reply: Reply) -> None:
         """Write the partial text every `checkpoint_seconds` while it changed, stalls included."""
-        written = 0
+        written = (0, 0)
         while reply.streaming:
             await asyncio.sleep(self.checkpoint_seconds)
-            count = len(reply.parts)
+            count = (len(reply.parts), len(reply.reasoning_parts))
             if count != written and reply.streaming:
                 written = count
                 reply.message.content = reply.stored_text
+                reply.message.reasoning = reply.stored_reasoning
                 await self.save(reply.conversation)
 
     # -- saving -----------------------------------------------------------------------------
@@ -496,6 +552,7 @@ class ReplyEngine:
         for reply in self.replies:
             if reply.streaming:
                 reply.message.content = reply.stored_text
+                reply.message.reasoning = reply.stored_reasoning
                 reply.message.finish_reason = reason
                 reply.message.stats = reply.partial_stats()
         convs = {id(r.conversation): r.conversation for r in self.replies}

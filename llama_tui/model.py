@@ -211,6 +211,9 @@ class ConversationParams(GenerationParams):
 
     #: The last k exchanges go with each request; None = everything, 0 = only the new message.
     memory_window: int | None = None
+    #: How hard a reasoning model thinks: "off", "low", "medium", "high"; None: the server's
+    #: default (nothing is sent).
+    reasoning_effort: str | None = None
 
     def generation(self) -> GenerationParams:
         return GenerationParams(

@@ -96,6 +96,7 @@ def build_request(
     mode: Mode | None = None,
     prompt_format: str | None = None,
     stream: bool = True,
+    reasoning_effort: str | None = None,
 ) -> GenerationRequest:
     """The request for the next turn of `conv` (the CLI and the app both use this).
 
@@ -103,15 +104,18 @@ def build_request(
     Chat: system prompt + the last k exchanges + `prompt` (or the conversation's last user
     message when `prompt` is None). A completion endpoint gets the Llama 2 [INST] rendering of
     the same messages when its prompt format is llama2, else the plain prompt; a completion
-    document is sent whole.
+    document is sent whole. A reasoning effort (`reasoning_effort`, else the conversation's)
+    goes with chat requests.
     """
+    effort = reasoning_effort or conv.params.reasoning_effort
     params = (overrides or GenerationParams()).merged_over(conv.params.generation())
     params = params.merged_over(config.defaults)
     if document is not None:
         return GenerationRequest("completion", prompt=document, params=params, stream=stream)
     messages = build_messages(conv, prompt, conv.params.memory_window)
     if (mode or endpoint.kind) == "chat":
-        return GenerationRequest("chat", messages=messages, params=params, stream=stream)
+        return GenerationRequest("chat", messages=messages, params=params, stream=stream,
+                                 reasoning_effort=effort)
     text = messages[-1]["content"]
     if (prompt_format or endpoint.prompt_format) == "llama2":
         text = format_llama2(messages)

@@ -9,33 +9,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import os
-import signal
 import sys
 from dataclasses import replace
-from typing import TextIO
 
 from llama_tui import paths
-from llama_tui.client import ApiError, Client, GenerationRequest
+from llama_tui.client import GenerationRequest
+from llama_tui.commands.ask_stream import Printer, stream_reply
 from llama_tui.commands.common import (
     EXIT_FAILED,
-    EXIT_FILTERED,
-    EXIT_OK,
     UsageError,
     err,
     silence_stdout,
 )
 from llama_tui.config import Config, hide_keys_in_logs, insecure_warning, load_config
-from llama_tui.engine import (
-    CANCELLED,
-    INTERRUPTED,
-    EngineEvent,
-    Reply,
-    ReplyEngine,
-    Saved,
-    TextGrew,
-)
+from llama_tui.engine import ReplyEngine
 from llama_tui.keys import resolve_key
 from llama_tui.model import AUTH_SCHEMES, Conversation, Endpoint, GenerationParams, Mode
 from llama_tui.prompts import (
@@ -43,7 +31,7 @@ from llama_tui.prompts import (
     TemplateError,
     load_templates,
 )
-from llama_tui.session import add_prompt, begin_reply, build_request, start_conversation
+from llama_tui.session import add_prompt, build_request, start_conversation
 from llama_tui.storage.codec import CodecError
 from llama_tui.storage.store import ConversationStore, StoreError
 
@@ -66,11 +54,12 @@ def run_ask(args: argparse.Namespace) -> int:
     out = sys.stdout
     if hasattr(out, "reconfigure"):
         out.reconfigure(errors="replace")
-    printer = _Printer(out)
+    printer = Printer(out, reasoning=None if args.no_reasoning else sys.stderr)
     if store is not None:
         _save(store, conversation)
     engine = ReplyEngine(store)
-    code = asyncio.run(_stream(engine, endpoint, request, conversation, printer, raw=args.raw))
+    code = asyncio.run(stream_reply(engine, endpoint, request, conversation, printer,
+                                    raw=args.raw))
     if printer.closed:
         silence_stdout()
     if store is not None:
@@ -234,133 +223,7 @@ def request_for(
         return build_request(
             config, conv, endpoint, prompt=None if saved else prompt, overrides=cli,
             mode=_mode(args, endpoint), prompt_format=args.prompt_format,
-            stream=not args.no_stream,
+            stream=not args.no_stream, reasoning_effort=args.reasoning_effort,
         )
     except PromptFormatError as exc:
         raise UsageError(str(exc)) from None
-
-
-# -- streaming ------------------------------------------------------------------------------
-
-class _Printer:
-    """Prints the reply (already sanitised by the engine) as it grows; says how it ended."""
-
-    def __init__(self, out: TextIO) -> None:
-        self.out = out
-        self.printed = 0
-        self.ended = False
-        #: stdout went away (`ask ... | head`): the reply is stopped and kept.
-        self.closed = False
-
-    def on_event(self, event: EngineEvent) -> None:
-        if isinstance(event, TextGrew) and not self.closed:
-            parts = event.reply.parts
-            text = "".join(parts[self.printed:])
-            self.printed = len(parts)
-            try:
-                self.out.write(text)
-                self.out.flush()
-            except (BrokenPipeError, OSError):
-                self.closed = True
-                raise _StdoutClosed from None
-
-    def end(self) -> None:
-        if not self.ended and not self.closed:
-            self.ended = True
-            with contextlib.suppress(OSError):
-                self.out.write("\n")
-                self.out.flush()
-
-
-class _StdoutClosed(Exception):
-    pass
-
-
-#: The exit code of a reply stopped by a signal (the shell's 128 + signal number).
-_SIGNALS = {signal.SIGINT: CANCELLED, signal.SIGTERM: INTERRUPTED, signal.SIGHUP: INTERRUPTED}
-
-
-async def _stream(
-    engine: ReplyEngine, endpoint: Endpoint, request: GenerationRequest,
-    conversation: Conversation, printer: _Printer, *, raw: bool = False,
-) -> int:
-    loop = asyncio.get_running_loop()
-    caught: list[int] = []
-
-    def on_signal(sig: int) -> None:
-        caught.append(sig)
-        engine.stop_all(_SIGNALS[signal.Signals(sig)])
-
-    for sig in _SIGNALS:
-        loop.add_signal_handler(sig, on_signal, sig)
-
-    def listen(event: EngineEvent) -> None:
-        if isinstance(event, Saved) and event.conflict_with:
-            _say(f"conversation {event.conflict_with} was changed by another program; "
-                 f"this exchange is saved as a copy ({event.conversation.id})")
-        try:
-            printer.on_event(event)
-        except _StdoutClosed:
-            engine.stop_all(INTERRUPTED)
-
-    engine.subscribe(listen)
-    try:
-        async with Client(endpoint) as client:
-            reply = engine.start(conversation, begin_reply(conversation), client, request,
-                                 clean=not raw, secrets=endpoint.secrets())
-            await engine.wait(reply)
-    finally:
-        for sig in _SIGNALS:
-            loop.remove_signal_handler(sig)
-    if printer.closed:
-        return EXIT_FAILED
-    if printer.printed:
-        printer.end()
-    if caught:
-        _say("interrupted: the partial reply above is incomplete" if reply.parts
-             else "interrupted before the reply began")
-        return 128 + caught[0]
-    return _outcome(reply, printer)
-
-
-def _outcome(reply: Reply, printer: _Printer) -> int:
-    """Report how the reply ended on stderr; the exit code."""
-    if reply.error is not None:
-        filtered = reply.error.kind == "content_filter"
-        context: str | None = "the reply above is incomplete" if reply.parts else None
-        if filtered:
-            context = "the prompt was blocked by the content filter"
-        _report(reply.error, context)
-        return EXIT_FILTERED if filtered else EXIT_FAILED
-    if reply.crash is not None:
-        raise reply.crash
-    if not printer.printed:
-        printer.end()
-    if reply.outcome == "content_filter":
-        what = reply.content_filter.summary() if reply.content_filter else "no category given"
-        _say(f"the reply was stopped by the content filter: {what}")
-        stats = reply.message.stats
-        if stats is not None and stats.request_id:
-            _say(f"request id: {stats.request_id}")
-        return EXIT_FILTERED
-    if reply.outcome == "length":
-        _say("note: the reply stopped at the max_tokens limit (finish_reason: length); "
-             "raise --max-tokens for more")
-    return EXIT_OK
-
-
-def _say(message: str) -> None:
-    """stderr, which may be gone (SIGHUP: the terminal closed): never fails."""
-    with contextlib.suppress(OSError):
-        err(message)
-
-
-def _report(exc: ApiError, context: str | None) -> None:
-    lines = exc.details()
-    with contextlib.suppress(OSError):
-        err(f"error: {lines[0]}")
-        for line in lines[1:]:
-            print(f"  {line}", file=sys.stderr)
-        if context:
-            print(f"  ({context})", file=sys.stderr)
-        sys.stderr.flush()

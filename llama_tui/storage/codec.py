@@ -78,11 +78,13 @@ _TYPE_WORDS: dict[type, str] = {dict: "a table", list: "an array", str: "a strin
 
 def _unusable(key: str, value: Any) -> bool:
     """A number no server accepts (nan, inf): kept in the file, never used or sent."""
-    return key not in _INT_PARAMS and key != "stop" and isinstance(value, float) \
+    return key in _FLOAT_PARAMS and isinstance(value, float) \
         and not math.isfinite(value)
 
 
 _INT_PARAMS = ("max_tokens", "seed", "memory_window")
+_TEXT_PARAMS = ("reasoning_effort",)
+_FLOAT_PARAMS = ("temperature", "top_p", "presence_penalty", "frequency_penalty")
 
 
 def _decode_params(table: Any) -> ConversationParams:
@@ -94,6 +96,8 @@ def _decode_params(table: Any) -> ConversationParams:
                 raise CodecError("params.stop: expected a list of strings")
         elif key in _INT_PARAMS:
             _expect(value, int, f"params.{key}")
+        elif key in _TEXT_PARAMS:
+            _expect(value, str, f"params.{key}")
         else:
             _expect(value, (int, float), f"params.{key}")
             known[key] = float(value)

@@ -18,9 +18,19 @@ from tests.fakeserver.scripts import (
     think_stream,
     tool_call_stream,
 )
-from tests.network.test_cli_ask import ask, home, sent, url  # noqa: F401  (fixtures)
+from tests.network.test_cli_ask import ask, sent
 
 THOUGHTS = ["The user greets. ", "I should greet back."]
+
+
+@pytest.fixture
+def home(isolated_home: Path) -> Path:
+    return isolated_home
+
+
+@pytest.fixture
+def url(fake_server: FakeServer) -> str:
+    return fake_server.base_url + "/v1"
 
 
 @pytest.mark.parametrize("shape", ["reasoning_content", "reasoning", "ollama", "openrouter"])

@@ -1,6 +1,6 @@
-"""Theme files: the ones shipped in the repository's `themes/` and the user's in the config
-dir's `themes/`. Each is a TOML file of Textual `Theme` fields. A broken file is reported by
-name and skipped; it never stops the app.
+"""Theme files: the ones shipped inside the package (`llama_tui/themes/`, package data, so a
+wheel install has them too) and the user's in the config dir's `themes/`. Each is a TOML file
+of Textual `Theme` fields. A broken file is reported by name and skipped; it never stops the app.
 """
 
 from __future__ import annotations
@@ -11,7 +11,8 @@ import re
 import tomllib
 from dataclasses import fields
 from functools import cache
-from pathlib import Path
+from importlib.resources import files
+from importlib.resources.abc import Traversable
 from typing import Any
 
 from textual.color import Color, ColorParseError
@@ -25,11 +26,13 @@ _NUMBERS = {"luminosity_spread", "text_alpha"}
 _AUTO = re.compile(r"^auto( \d{1,3}%)?$")
 
 
-def shipped_themes_dir() -> Path:
-    return Path(__file__).resolve().parents[2] / "themes"
+def shipped_themes_dir() -> Traversable:
+    """The themes that ship with the app: package data, read through importlib.resources so
+    they are found wherever (and however) the package is installed."""
+    return files("llama_tui") / "themes"
 
 
-def load_theme_file(path: Path) -> Theme:
+def load_theme_file(path: Traversable) -> Theme:
     """One theme; raises ValueError with a plain reason."""
     try:
         data = tomllib.loads(path.read_text("utf-8"))
@@ -39,7 +42,7 @@ def load_theme_file(path: Path) -> Theme:
         if key not in THEME_FIELDS:
             close = difflib.get_close_matches(key, THEME_FIELDS, n=1)
             raise ValueError(f"unknown key {key!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
-    data.setdefault("name", path.stem)
+    data.setdefault("name", path.name.removesuffix(".toml"))
     if "primary" not in data:
         raise ValueError("missing primary colour")
     _check_values(data)
@@ -91,14 +94,16 @@ def _known_variables() -> frozenset[str]:
     return frozenset(Theme(name="probe", primary="#888888").to_color_system().generate())
 
 
-def load_themes(folders: list[Path]) -> tuple[list[Theme], list[str]]:
-    """Every theme in `folders` (later folders override earlier names), and the problems."""
+def load_themes(folders: list[Traversable]) -> tuple[list[Theme], list[str]]:
+    """Every theme in `folders` (later folders override earlier names), and the problems.
+    A folder is a `Path` or a package resource folder (`shipped_themes_dir()`)."""
     themes: dict[str, Theme] = {}
     problems: list[str] = []
     for folder in folders:
         if not folder.is_dir():
             continue
-        for path in sorted(folder.glob("*.toml")):
+        tomls = [p for p in folder.iterdir() if p.name.endswith(".toml") and p.is_file()]
+        for path in sorted(tomls, key=lambda p: p.name):
             try:
                 theme = load_theme_file(path)
             except ValueError as exc:

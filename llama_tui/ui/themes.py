@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import os
 import re
 import tomllib
 from dataclasses import fields
@@ -15,6 +16,10 @@ from importlib.resources import files
 from importlib.resources.abc import Traversable
 from typing import Any
 
+from rich.color import Color as RichColor
+from rich.color import ColorParseError as RichColorParseError
+from rich.color_triplet import ColorTriplet
+from rich.terminal_theme import DEFAULT_TERMINAL_THEME, MONOKAI, TerminalTheme
 from textual.color import Color, ColorParseError
 from textual.css.constants import VALID_STYLE_FLAGS
 from textual.theme import Theme
@@ -110,4 +115,41 @@ def load_themes(folders: list[Traversable]) -> tuple[list[Theme], list[str]]:
                 problems.append(f"{path.name}: {exc}")
                 continue
             themes[theme.name] = theme
-    return list(themes.values()), problems
+    return [for_environment(theme) for theme in themes.values()], problems
+
+
+def for_environment(theme: Theme) -> Theme:
+    """The theme as this terminal session can show it.
+
+    Under NO_COLOR Textual greys every colour (its Monochrome filter, chosen when the app
+    starts), but the 16 ANSI colours of a theme with `ansi = true` reach that filter
+    unresolved and all turn black: black text on black. So there such a theme becomes the
+    RGB theme of the palette Textual uses for ANSI colours (MONOKAI when dark), and Textual
+    derives its tints and greys it like any other. (Textual decides like
+    `"NO_COLOR" in os.environ`, whatever the value.)
+    """
+    if not theme.ansi or "NO_COLOR" not in os.environ:
+        return theme
+    palette = MONOKAI if theme.dark else DEFAULT_TERMINAL_THEME
+    colours = {name: _palette_rgb(value, palette, foreground=name == "foreground")
+               for name in _COLOUR_FIELDS if isinstance(value := getattr(theme, name), str)}
+    variables = {name: _palette_rgb(value, palette, foreground=not name.endswith("background"))
+                 for name, value in theme.variables.items()}
+    values: dict[str, Any] = {f.name: getattr(theme, f.name) for f in fields(Theme)}
+    return Theme(**values | colours | {"ansi": False, "variables": variables})
+
+
+_COLOUR_FIELDS = ("primary", "secondary", "accent", "warning", "error", "success",
+                  "foreground", "background", "surface", "panel", "boost")
+
+
+def _palette_rgb(value: str, palette: TerminalTheme, *, foreground: bool) -> str:
+    """"ansi_blue 50%" as "#9D65FF 50%" in `palette`; anything else unchanged."""
+    name, _, rest = value.partition(" ")
+    if not name.startswith("ansi_"):
+        return value
+    try:
+        rgb = ColorTriplet(*RichColor.parse(name.removeprefix("ansi_")).get_truecolor(palette, foreground))
+    except RichColorParseError:
+        return value
+    return f"{rgb.hex} {rest}".strip()

@@ -145,11 +145,14 @@ class ConversationList(ScrollView, can_focus=True):
         room = max(1, width - 1 - cell_len(mark) - cell_len(when))
         if cell_len(title) > room:
             title = set_cell_size(title, room - 1) + "…"
+        # The focused cursor's row is all in the cursor's colours: the mark's and the time's
+        # are chosen for the list's background (the time vanished on a llama-dark cursor).
+        plain = index == self.highlighted and self.has_focus
         segments = [
             Segment(" ", style),
-            Segment(mark, style + self._color("conversation-list--mark")),
+            Segment(mark, style if plain else style + self._color("conversation-list--mark")),
             Segment(set_cell_size(title, room), style),
-            Segment(when, style + self._color("conversation-list--time")),
+            Segment(when, style if plain else style + self._color("conversation-list--time")),
         ]
         return Strip(segments).adjust_cell_length(width, style)
 

@@ -55,6 +55,7 @@ class ConversationList(ScrollView, can_focus=True):
         Binding("home", "first", "First", show=False, id="list-first"),
         Binding("end", "last", "Last", show=False, id="list-last"),
         Binding("enter", "open", "Open", show=False, id="list-open"),
+        Binding("tab", "screen.focus_prompt", "Prompt", show=False, id="list-to-prompt"),
         Binding("r", "screen.rename", "Rename", id="rename"),
         Binding("d,delete", "screen.delete", "Delete", id="delete"),
         Binding("p", "screen.pin", "Pin", id="pin"),

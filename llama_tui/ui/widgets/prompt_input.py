@@ -29,7 +29,11 @@ class PromptInput(TextArea):
     def __init__(self, **kwargs: object) -> None:
         super().__init__(soft_wrap=True, show_line_numbers=False, tab_behavior="focus",
                          compact=True, **kwargs)  # type: ignore[arg-type]
-        self.placeholder = "Type a message · Enter sends · ctrl+j newline"
+        self.keys_changed("ctrl+j")
+
+    def keys_changed(self, newline_key: str) -> None:
+        """The placeholder names the newline key in use (the keymap may move it)."""
+        self.placeholder = f"Type a message · Enter sends · {newline_key} newline"
 
     async def _on_key(self, event: events.Key) -> None:
         if event.key == "enter":

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 
 class FoundServerScreen(ModalScreen[bool]):
-    BINDINGS = [Binding("escape", "dismiss(False)", "Not now", id="dismiss")]
+    BINDINGS = [Binding("escape", "dismiss(False)", "Not now", id="dismiss", priority=True)]
 
     def __init__(self, found: Found) -> None:
         super().__init__()

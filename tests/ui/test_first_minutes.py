@@ -3,10 +3,15 @@ does, retrying a failed turn, drafts, and hints that follow the keymap."""
 
 from __future__ import annotations
 
-from textual import events
-from textual.widgets import Input
+import tomllib
 
-from llama_tui.ui.screens.dialogs import InspectorScreen
+from textual import events
+from textual.widgets import Button, Input, OptionList, Static
+
+from llama_tui import paths
+from llama_tui.ui.app import make_app
+from llama_tui.ui.screens.dialogs import InspectorScreen, UnsavedScreen
+from llama_tui.ui.screens.settings import SettingsScreen
 from llama_tui.ui.widgets.chat_view import ChatView
 from llama_tui.ui.widgets.conversation_list import ConversationList
 from llama_tui.ui.widgets.message_view import AssistantMessage, UserMessage
@@ -22,6 +27,7 @@ from tests.ui.conftest import (
     type_and_send,
     wait_for,
     wait_replies,
+    write_config,
 )
 from tests.ui.test_browse_manage import make_conversations
 
@@ -258,3 +264,82 @@ async def test_hints_follow_a_remapped_keymap(app_factory, fake_server):
         await pilot.press("ctrl+x")
         await wait_replies(pilot)
     assert load_toml(conversation_files()[0])["messages"][-1]["finish_reason"] == "cancelled"
+
+
+# -- settings -------------------------------------------------------------------------------
+
+async def open_settings(pilot) -> SettingsScreen:
+    await pilot.press("f2")
+    await wait_for(pilot, lambda: isinstance(pilot.app.screen, SettingsScreen))
+    await pilot.pause()
+    return pilot.app.screen
+
+
+async def test_settings_open_on_the_default_with_the_list_focused_and_one_save(
+        fake_server, monkeypatch):
+    monkeypatch.setenv("LLAMA_TUI_BASE_URL", "http://127.0.0.1:9/v1")
+    path = write_config(None)
+    path.write_text('default_endpoint = "second"\n'
+                    f'[endpoints.first]\nurl = "{fake_server.base_url}/v1"\n'
+                    f'[endpoints.second]\nurl = "{fake_server.base_url}/v1"\nmodel = "m2"\n')
+    app = make_app(probe_servers=())
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_settings(pilot)
+        options = screen.query_one("#endpoint-list", OptionList)
+        assert app.focused is options
+        assert screen.query_one("#ep-name", Input).value == "second"
+        assert options.get_option_at_index(options.highlighted).id == "second"
+        ids = [options.get_option_at_index(i).id for i in range(options.option_count)]
+        assert ids == ["first", "second", "__env__", "__new__"]
+        env_label = str(options.get_option_at_index(2).prompt)
+        assert "from LLAMA_TUI_BASE_URL" in env_label
+        assert [k for k, d in footer_keys(app).items() if d == "Save"] == ["ctrl+s"]
+        assert not [b for b in screen.query(Button) if "Save" in str(b.label)]
+        # The env endpoint: shown read-only, never saved.
+        options.highlighted = 2
+        await pilot.press("enter")
+        assert screen.query_one("#ep-url", Input).value == "http://127.0.0.1:9/v1"
+        assert screen.query_one("#ep-url", Input).disabled
+        assert "read-only" in str(screen.query_one("#ep-result", Static).render())
+        # Another endpoint, edited, saved with ctrl+s.
+        options.highlighted = 0
+        await pilot.press("enter")
+        screen.query_one("#ep-model", Input).value = "picked"
+        screen.query_one("#temperature", Input).value = "0.5"
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: 'model = "picked"' in path.read_text())
+        await pilot.press("escape")  # nothing unsaved: straight back
+        assert not isinstance(app.screen, SettingsScreen)
+    saved = tomllib.loads(path.read_text())
+    assert saved["endpoints"]["first"]["model"] == "picked"
+    assert saved["defaults"]["temperature"] == 0.5
+    assert saved["default_endpoint"] == "second" and "env" not in saved["endpoints"]
+
+
+async def test_escape_with_unsaved_settings_asks_save_discard_or_stay(app_factory):
+    app = app_factory()
+    path = paths.config_file()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_settings(pilot)
+        screen.query_one("#ep-model", Input).value = "unsaved-model"
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, UnsavedScreen))
+        await pilot.pause()
+        await pilot.press("escape")  # stay
+        await wait_for(pilot, lambda: app.screen is screen)
+        assert screen.query_one("#ep-model", Input).value == "unsaved-model"
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, UnsavedScreen))
+        await pilot.pause()
+        app.screen.query_one("#unsaved-discard", Button).press()
+        await wait_for(pilot, lambda: not isinstance(app.screen, (SettingsScreen, UnsavedScreen)))
+        assert "unsaved-model" not in path.read_text()
+        screen = await open_settings(pilot)
+        assert screen.query_one("#ep-model", Input).value == ""
+        screen.query_one("#ep-model", Input).value = "kept-model"
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, UnsavedScreen))
+        await pilot.pause()
+        await pilot.press("enter")  # Save is focused
+        await wait_for(pilot, lambda: not isinstance(app.screen, (SettingsScreen, UnsavedScreen)))
+    assert tomllib.loads(path.read_text())["endpoints"]["fake"]["model"] == "kept-model"

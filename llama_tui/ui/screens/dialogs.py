@@ -286,3 +286,29 @@ class PickScreen(EscapeCloses, ModalScreen[int | None]):
 
     def on_option_list_option_selected(self, event: Any) -> None:
         self.dismiss(event.option_index)
+
+
+class UnsavedScreen(EscapeCloses, ModalScreen[str | None]):
+    """Unsaved changes: "save", "discard", or stay (None, also escape)."""
+
+    BINDINGS = [cancel_binding("Stay", "stay-unsaved")]
+
+    def __init__(self, what: str) -> None:
+        super().__init__(classes="dialog-screen")
+        self.what = what
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Static(Content(f"Unsaved changes: {self.what}"), classes="dialog-title")
+            with Horizontal(classes="buttons"):
+                yield Button("Save", id="unsaved-save", variant="primary", compact=True)
+                yield Button("Discard", id="unsaved-discard", variant="error", compact=True)
+                yield Button("Stay", id="unsaved-stay", compact=True)
+
+    def on_mount(self) -> None:
+        self.set_focus(self.query_one("#unsaved-save"))
+
+    @on(Button.Pressed)
+    def _chosen(self, event: Button.Pressed) -> None:
+        choice = (event.button.id or "").removeprefix("unsaved-")
+        self.dismiss(None if choice == "stay" else choice)

@@ -343,3 +343,34 @@ async def test_escape_with_unsaved_settings_asks_save_discard_or_stay(app_factor
         await pilot.press("enter")  # Save is focused
         await wait_for(pilot, lambda: not isinstance(app.screen, (SettingsScreen, UnsavedScreen)))
     assert tomllib.loads(path.read_text())["endpoints"]["fake"]["model"] == "kept-model"
+
+
+def look(widget) -> tuple:
+    """What tells a focused widget apart on screen."""
+    styles = widget.styles
+    target = widget.query_one("SelectCurrent").styles if widget.query("SelectCurrent") else styles
+    return (styles.border, styles.background, target.background, styles.background_tint,
+            styles.text_style, styles.outline, styles.tint)
+
+
+async def assert_focus_visible(pilot, screen) -> None:
+    chain = [w for w in screen.focus_chain if w.display]
+    assert chain
+    for widget in chain:
+        screen.set_focus(None)
+        await pilot.pause()
+        before = look(widget)
+        screen.set_focus(widget)
+        await pilot.pause()
+        assert look(widget) != before, f"{widget!r} looks the same focused"
+
+
+async def test_every_focus_stop_shows_it_has_focus(app_factory, fake_server):
+    fake_server.enqueue(chat_stream(["an answer"]))
+    make_conversations([("Rust lifetimes", ["q", "a"])])
+    app = app_factory()
+    async with app.run_test(size=SIZE) as pilot:
+        await type_and_send(pilot, "A question")
+        await wait_replies(pilot)
+        await assert_focus_visible(pilot, main(app))
+        await assert_focus_visible(pilot, await open_settings(pilot))

@@ -140,7 +140,7 @@ class TemplateScreen(EscapeCloses, ModalScreen[str | None]):
             yield Select([(f"{t.name} · {t.description}" if t.description else t.name, t.name)
                           for t in self.templates.values()], value=self.chosen,
                          allow_blank=False, id="t-name", compact=True)
-            yield VerticalScroll(id="t-vars")
+            yield VerticalScroll(id="t-vars", can_focus=False)  # its fields are the stops
             yield Static("", id="t-error", classes="dialog-error")
             with Horizontal(classes="buttons"):
                 yield Button("Send", id="t-send", variant="primary", compact=True)

@@ -117,7 +117,7 @@ class SettingsScreen(Screen[None]):
             with Vertical(id="endpoint-list-pane"):
                 yield Label("Endpoints")
                 yield OptionList(id="endpoint-list")
-            with VerticalScroll(id="settings-form"):
+            with VerticalScroll(id="settings-form", can_focus=False):  # its fields are the stops
                 yield Label("Endpoint", classes="section")
                 yield _field("name", Input(compact=True, placeholder="e.g. azure-llama2", id="ep-name"))
                 yield _field(

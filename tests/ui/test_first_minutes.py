@@ -75,6 +75,7 @@ async def test_escape_from_a_message_returns_to_the_prompt_and_letters_type_ther
         # "fine" on a reply: f forks (its key), the rest of the word lands in the fork's prompt.
         screen = main(app)
         original = screen.current
+        prompt(app).clear()
         await pilot.press("ctrl+up", "f", "i", "n", "e")
         await wait_for(pilot, lambda: screen.current is not original)
         await wait_for(pilot, lambda: prompt(app).text == "ine")
@@ -157,6 +158,16 @@ async def test_keys_in_one_burst_land_where_focus_was_sent(app_factory, fake_ser
         burst(app, "escape", "x", "ctrl+up", "y", "escape", "z")
         await wait_for(pilot, lambda: prompt(app).text == "xz")
         assert isinstance(app.focused, PromptInput)
+        # "fine" in one burst on a focused reply: f forks, "ine" is typed in the fork's prompt.
+        screen = main(app)
+        original = screen.current
+        prompt(app).clear()
+        await pilot.press("ctrl+up")
+        burst(app, "f", "i", "n", "e")
+        await wait_for(pilot, lambda: screen.current is not original)
+        await pilot.pause(0.3)
+        assert prompt(app).text == "ine", (prompt(app).text, app.focused)
+        assert len(conversation_files()) == 2
         await pilot.pause(0.1)  # the last keys' bubbling ends before the app does
 
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from textual import events
-from textual.widgets import Input, TextArea
 
 from llama_tui.model import Conversation
 from llama_tui.ui.widgets.chat_view import ChatView
@@ -64,11 +63,9 @@ class FocusActions:
     # -- typing lands in the prompt ---------------------------------------------------------
 
     def on_key(self: MainScreen, event: events.Key) -> None:  # type: ignore[misc]
-        """A printable key nothing focused takes goes to the prompt (see the module doc).
-        Keys reach the screen before the bindings are looked up, so those are checked here."""
-        focused = self.focused
-        if focused is None or isinstance(focused, Input | TextArea):
-            return
+        """A printable key nothing focused took (a text field stops those it types; messages
+        and the list route theirs, `route_printable`) goes to the prompt. Keys reach the
+        screen before the bindings are looked up, so those are checked here."""
         if not event.is_printable or not event.character or event.key in self.active_bindings:
             return
         event.stop()

@@ -217,7 +217,10 @@ class ManageActions:
             forked = fork(conv, message_at(conv, message))
             await self.app.save(forked)
             self.upsert(forked)
+            typed = self.query_one("#prompt").text  # type: ignore[attr-defined]
             await self.open_conversation(forked)
+            if typed and not self.query_one("#prompt").text:  # type: ignore[attr-defined]
+                self.query_one("#prompt").load_text(typed)  # type: ignore[attr-defined]
             self.focus_prompt()  # a fork is made to go on from there
             self.notify(f"Forked into {forked.title!r}.", markup=False)
         elif event.action == "edit" and message.role == Role.USER:

@@ -21,6 +21,7 @@ from textual.widgets import Static
 from llama_tui.model import Message, Role, Stats
 from llama_tui.sanitize import sanitize
 from llama_tui.ui.widgets.layout_once import LayoutOnce
+from llama_tui.ui.widgets.prompt_input import TypingGoesToPrompt
 from llama_tui.ui.widgets.stream_markdown import StreamMarkdown
 
 
@@ -72,7 +73,7 @@ MESSAGE_BINDINGS = [
 ]
 
 
-class MessageActions:
+class MessageActions(TypingGoesToPrompt):
     """Keys on a focused message. They post `ActionRequested`; the screen does the work."""
 
     class ActionRequested(TextualMessage):

@@ -81,6 +81,8 @@ class LlamaApp(App[int]):
         self._loop: asyncio.AbstractEventLoop | None = None
         self._requests: dict[str, RequestRecord] = {}
         self._requests_by_message: dict[int, tuple[Message, RequestRecord]] = {}
+        #: The `[keymap]` entries in use (checked); hints name keys through `key()`.
+        self.keymap: dict[str, str] = {}
 
     def on_mount(self) -> None:
         from llama_tui.ui.screens.main import MainScreen
@@ -127,8 +129,18 @@ class LlamaApp(App[int]):
         if problems:
             self.notify("\n".join(problems), title="Keymap entries ignored (defaults kept)",
                         severity="warning", timeout=20, markup=False)
+        self.keymap = keymap
         if keymap:
             self.set_keymap(keymap)
+        for screen in self.screen_stack:  # hints in words follow the keys
+            if hasattr(screen, "keys_changed"):
+                screen.keys_changed()
+
+    def key(self, binding_id: str) -> str:
+        """The key bound to `binding_id` now, for help text ("ctrl+n", "F2")."""
+        from llama_tui.ui.keymap import key_label
+
+        return key_label(binding_id, self.keymap)
 
     async def _first_run(self) -> None:
         from llama_tui.ui.screens.first_run import first_run
@@ -248,7 +260,7 @@ class LlamaApp(App[int]):
         except ConfigError as exc:
             return f"endpoint: {exc.problem}"
         if endpoint is None:
-            return "no endpoint (F2)"
+            return f"no endpoint ({self.key('settings')})"
         label = endpoint.name + (f" · {endpoint.model}" if endpoint.model else "")
         try:
             self.keys.get(endpoint)  # starts its key command in a thread, the first time
@@ -268,9 +280,9 @@ class LlamaApp(App[int]):
         endpoint = self.config.endpoints.get(name)
         status = self.keys.status(endpoint) if endpoint else None
         if status and status.startswith("key command failed"):
-            self.notify(f"{name}: {status}. Fix it in settings (F2); Save or Test connection "
-                        "runs it again.", title="Endpoint key", severity="error", timeout=15,
-                        markup=False)
+            self.notify(f"{name}: {status}. Fix it in settings ({self.key('settings')}); "
+                        "saving there or Test connection runs it again.", title="Endpoint key",
+                        severity="error", timeout=15, markup=False)
         for screen in self.screen_stack:
             if hasattr(screen, "update_status"):
                 screen.update_status()

@@ -118,3 +118,19 @@ def _clash(binding_id: str, keys: str, usable: dict[str, str], later: dict[str, 
 
 def _split(keys: str) -> list[str]:
     return [key.strip() for key in keys.split(",") if key.strip()]
+
+
+def key_label(binding_id: str, keymap: dict[str, str] | None = None) -> str:
+    """The key to name in help text for `binding_id`: its first key in the active `keymap`
+    (the checked `[keymap]` table), else its default ("ctrl+n", "F2", "escape"). Hints built
+    from this follow a remap; a literal key in a hint would go stale."""
+    keys = (keymap or {}).get(binding_id)
+    if keys:
+        first = _split(keys)[0]
+    else:
+        infos = app_bindings().get(binding_id)
+        first = infos[0].keys[0] if infos and infos[0].keys else binding_id
+    *modifiers, name = first.split("+")
+    if len(name) > 1 and name[0] == "f" and name[1:].isdigit():
+        name = name.upper()
+    return "+".join([*modifiers, name])

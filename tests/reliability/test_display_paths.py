@@ -97,11 +97,11 @@ def test_stored_text_file_names_errors_and_headers_cannot_drive_the_terminal(
         keys(app, b"\x1b[B")
         keys(app, b"\x1b[B")
         keys(app, b"\r", "REPLY-MARK")
-        keys(app, b"\x1b[1;5A", "Copy code")  # ctrl+up: the last message has focus
+        keys(app, b"\x1b[1;5A", "Regenerate")  # ctrl+up: the last message has focus
         keys(app, b"y", "Which code block?")  # the copy-code picker
         shows(app, "CODE-ONE")
         close(app, "Which code block?")
-        keys(app, b"k", "Edit & resend")  # up to the user message
+        keys(app, b"k", "e Edit")  # up to the user message
         keys(app, b"e", "Edit and resend (in a fork")  # shows the stored text
         shows(app, "USER-MARK")
         close(app, "Edit and resend (in a fork")

@@ -53,17 +53,19 @@ async def test_a_config_with_a_typo_is_never_rewritten(fake_server: FakeServer) 
         reason = str(app.screen.query_one("#readonly-reason", Static).render())
         assert f"{path}, line 7" in reason and "endpoints.work.prompt_fromat" in reason
         assert "did you mean 'prompt_format'?" in reason
-        for button in ("#ep-save", "#defaults-save", "#ep-delete", "#ep-default"):
+        for button in ("#ep-delete", "#ep-default"):
             assert app.screen.query_one(button, Button).disabled
-        app.screen.query_one("#defaults-save", Button).press()  # a disabled button: nothing
+        app.screen.query_one("#temperature").value = "0.4"
+        await pilot.press("ctrl+s")  # read-only: nothing written, and it says so
         await pilot.pause()
+        assert "read-only" in str(app.screen.query_one("#ep-result", Static).render())
         assert path.read_bytes() == before
         # Fixed by hand: Reload makes settings writable, and a save keeps the comments.
         path.write_text(path.read_text().replace("prompt_fromat", "prompt_format"))
         app.screen.query_one("#reload-config", Button).press()
-        await wait_for(pilot, lambda: not app.screen.query_one("#defaults-save", Button).disabled)
+        await wait_for(pilot, lambda: not app.screen.query_one("#ep-default", Button).disabled)
         app.screen.query_one("#temperature").value = "0.3"
-        app.screen.query_one("#defaults-save", Button).press()
+        await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: "temperature" in path.read_text())
     text = path.read_text()
     assert "# kept in my dotfiles" in text and "# the typo" in text
@@ -152,6 +154,6 @@ async def test_secret_headers_are_masked_in_settings_and_kept_on_save(
         shown = app.screen.query_one("#ep-headers", TextArea).text
         assert "sk-header-secret" not in shown and "9876" in shown and "x-team: ml" in shown
         app.screen.query_one("#ep-model").value = "m"
-        app.screen.query_one("#ep-save", Button).press()
+        await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: 'model = "m"' in path.read_text())
     assert 'X-Api-Key = "sk-header-secret-9876"' in path.read_text()

@@ -34,6 +34,23 @@ def parse_number(text: str, kind: type, name: str) -> Any:
     return value
 
 
+class EscapeCloses:
+    """escape closes the dialog (an open drop-down first). It is a priority binding: it runs
+    as the key arrives, so keys typed right after it (one burst over a laggy link) go to
+    the screen below, focused as it was before the dialog opened."""
+
+    def action_cancel(self) -> None:
+        for select in self.query(Select):  # type: ignore[attr-defined]
+            if select.expanded:
+                select.expanded = False
+                return
+        self.dismiss(None)  # type: ignore[attr-defined]
+
+
+def cancel_binding(description: str = "Cancel", id: str = "cancel-dialog") -> Binding:
+    return Binding("escape", "cancel", description, id=id, priority=True)
+
+
 def _row(label: str, widget: Any) -> Horizontal:
     return Horizontal(Label(label, classes="field-label"), widget, classes="field")
 
@@ -52,10 +69,10 @@ class ParamsResult:
     memory_window: int | None
 
 
-class ParamsScreen(ModalScreen[ParamsResult | None]):
+class ParamsScreen(EscapeCloses, ModalScreen[ParamsResult | None]):
     """This conversation's system prompt, generation parameters and memory window."""
 
-    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel", id="cancel-dialog")]
+    BINDINGS = [cancel_binding()]
 
     def __init__(self, conv: Conversation, defaults_hint: str) -> None:
         super().__init__(classes="dialog-screen")
@@ -107,10 +124,10 @@ class ParamsScreen(ModalScreen[ParamsResult | None]):
         self.dismiss(None)
 
 
-class TemplateScreen(ModalScreen[str | None]):
+class TemplateScreen(EscapeCloses, ModalScreen[str | None]):
     """Pick a prompt template, fill its variables, and get the prompt to send."""
 
-    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel", id="cancel-dialog")]
+    BINDINGS = [cancel_binding()]
 
     def __init__(self, templates: dict[str, Template], chosen: str | None = None) -> None:
         super().__init__(classes="dialog-screen")
@@ -123,7 +140,7 @@ class TemplateScreen(ModalScreen[str | None]):
             yield Select([(f"{t.name} · {t.description}" if t.description else t.name, t.name)
                           for t in self.templates.values()], value=self.chosen,
                          allow_blank=False, id="t-name", compact=True)
-            yield VerticalScroll(id="t-vars")
+            yield VerticalScroll(id="t-vars", can_focus=False)  # its fields are the stops
             yield Static("", id="t-error", classes="dialog-error")
             with Horizontal(classes="buttons"):
                 yield Button("Send", id="t-send", variant="primary", compact=True)
@@ -174,11 +191,11 @@ class TemplateScreen(ModalScreen[str | None]):
         self.dismiss(None)
 
 
-class InspectorScreen(ModalScreen[None]):
+class InspectorScreen(EscapeCloses, ModalScreen[None]):
     """The exact request body sent for a reply and the response's headers; copy as curl."""
 
     BINDINGS = [
-        Binding("escape", "dismiss(None)", "Close", id="close-inspector"),
+        cancel_binding("Close", "close-inspector"),
         Binding("c", "copy_curl", "Copy as curl", id="copy-curl"),
     ]
 
@@ -209,10 +226,10 @@ class InspectorScreen(ModalScreen[None]):
         self.dismiss(None)
 
 
-class AskScreen(ModalScreen[str | None]):
+class AskScreen(EscapeCloses, ModalScreen[str | None]):
     """Ask for one piece of text (a title, a path, an edited message)."""
 
-    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel", id="cancel-dialog")]
+    BINDINGS = [cancel_binding()]
 
     def __init__(self, title: str, value: str = "", *, multiline: bool = False,
                  placeholder: str = "") -> None:
@@ -249,10 +266,10 @@ class AskScreen(ModalScreen[str | None]):
         self.dismiss(None)
 
 
-class PickScreen(ModalScreen[int | None]):
+class PickScreen(EscapeCloses, ModalScreen[int | None]):
     """Pick one of several items (e.g. which code block to copy)."""
 
-    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel", id="cancel-dialog")]
+    BINDINGS = [cancel_binding()]
 
     def __init__(self, title: str, items: list[str], *, id: str | None = None) -> None:
         super().__init__(classes="dialog-screen", id=id)
@@ -269,3 +286,29 @@ class PickScreen(ModalScreen[int | None]):
 
     def on_option_list_option_selected(self, event: Any) -> None:
         self.dismiss(event.option_index)
+
+
+class UnsavedScreen(EscapeCloses, ModalScreen[str | None]):
+    """Unsaved changes: "save", "discard", or stay (None, also escape)."""
+
+    BINDINGS = [cancel_binding("Stay", "stay-unsaved")]
+
+    def __init__(self, what: str) -> None:
+        super().__init__(classes="dialog-screen")
+        self.what = what
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Static(Content(f"Unsaved changes: {self.what}"), classes="dialog-title")
+            with Horizontal(classes="buttons"):
+                yield Button("Save", id="unsaved-save", variant="primary", compact=True)
+                yield Button("Discard", id="unsaved-discard", variant="error", compact=True)
+                yield Button("Stay", id="unsaved-stay", compact=True)
+
+    def on_mount(self) -> None:
+        self.set_focus(self.query_one("#unsaved-save"))
+
+    @on(Button.Pressed)
+    def _chosen(self, event: Button.Pressed) -> None:
+        choice = (event.button.id or "").removeprefix("unsaved-")
+        self.dismiss(None if choice == "stay" else choice)

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 
 class FoundServerScreen(ModalScreen[bool]):
-    BINDINGS = [Binding("escape", "dismiss(False)", "Not now", id="dismiss")]
+    BINDINGS = [Binding("escape", "dismiss(False)", "Not now", id="dismiss", priority=True)]
 
     def __init__(self, found: Found) -> None:
         super().__init__()
@@ -40,7 +40,7 @@ class FoundServerScreen(ModalScreen[bool]):
 
 
 async def first_run(app: LlamaApp) -> None:
-    from llama_tui.ui.screens.settings import FIRST_RUN_HELP, SettingsScreen
+    from llama_tui.ui.screens.settings import SettingsScreen, first_run_help
 
     servers = LOCAL_SERVERS if app.probe_servers is None else app.probe_servers
     found = await probe_local_servers(servers) if servers else []
@@ -63,4 +63,5 @@ async def first_run(app: LlamaApp) -> None:
             else:
                 app.notify(f"Using {server.label} at {server.url}", markup=False)
                 return
-    await app.push_screen(SettingsScreen(intro=FIRST_RUN_HELP))
+    await app.push_screen(SettingsScreen(
+        intro=first_run_help(app.key("save-settings"), app.key("close-settings"))))

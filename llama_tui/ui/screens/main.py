@@ -25,7 +25,7 @@ from llama_tui import paths
 from llama_tui.client.dialects import GenerationRequest
 from llama_tui.config import ConfigError
 from llama_tui.engine import Reply, ReplyEnded, Saved, SaveFailed, TextGrew
-from llama_tui.model import Conversation, Endpoint, Message
+from llama_tui.model import Conversation, Endpoint, Message, Role
 from llama_tui.prompts import PromptFormatError
 from llama_tui.sanitize import sanitize
 from llama_tui.session import (
@@ -41,10 +41,11 @@ from llama_tui.storage.codec import CodecError
 from llama_tui.storage.store import Problem, StoreError, Summary
 from llama_tui.ui import caches
 from llama_tui.ui.messages import EngineMessage
+from llama_tui.ui.screens.focus import FocusActions
 from llama_tui.ui.screens.manage import ManageActions
 from llama_tui.ui.widgets.chat_view import ChatView
 from llama_tui.ui.widgets.conversation_list import ConversationList
-from llama_tui.ui.widgets.message_view import AssistantMessage, ReplySink
+from llama_tui.ui.widgets.message_view import FAILED, AssistantMessage, ReplySink
 from llama_tui.ui.widgets.prompt_input import PromptInput
 from llama_tui.ui.widgets.stream_markdown import warm_up
 
@@ -69,10 +70,18 @@ def settle_in() -> None:
         gc.collect()
         gc.freeze()
 
-EMPTY_HINT = (
-    "New conversation. Type below and press Enter to send; ctrl+j inserts a newline.\n"
-    "ctrl+n starts another, escape stops a reply, F2 opens settings, ctrl+p the command palette."
-)
+def failed_turn(conv: Conversation, text: str | None = None) -> Message | None:
+    """The failed last reply of a chat, when `text` (if given) is its turn's prompt."""
+    messages = conv.messages
+    if conv.mode != "chat" or len(messages) < 2:
+        return None
+    reply, prompt = messages[-1], messages[-2]
+    if reply.role != Role.ASSISTANT or reply.finish_reason not in FAILED \
+            or prompt.role != Role.USER:
+        return None
+    if text is not None and prompt.content.strip() != text.strip():
+        return None
+    return reply
 
 
 @dataclass(eq=False)
@@ -94,24 +103,33 @@ class LiveView:
 
 
 class FilterInput(Input):
-    BINDINGS = [Binding("down", "screen.focus_rows", "Rows", id="filter-to-rows", show=False)]
-
-
-class MainScreen(ManageActions, Screen[None]):
     BINDINGS = [
-        Binding("ctrl+n", "new_chat", "New chat", id="new-chat"),
-        Binding("escape", "stop", "Stop reply", id="stop"),
-        Binding("f2", "settings", "Settings", id="settings"),
-        Binding("f3", "params", "Params", id="edit-params"),
-        Binding("f4", "template", "Template", id="template"),
-        Binding("f5", "inspect", "Inspect", id="inspect"),
+        Binding("down", "screen.focus_rows", "Rows", id="filter-to-rows", show=False),
+        Binding("tab", "screen.focus_rows", "Rows", id="filter-tab-to-rows", show=False),
+    ]
+
+
+class MainScreen(FocusActions, ManageActions, Screen[None]):
+    # Priority bindings run as their key arrives, before the keys after it are handed to the
+    # focused widget (see `focus`): those that move focus or open a screen are priority.
+    # ctrl+z stays a plain binding: in the prompt it is the prompt's own undo.
+    BINDINGS = [
+        Binding("ctrl+n", "new_chat", "New", id="new-chat", priority=True),
+        Binding("escape", "stop", "Stop", id="stop", priority=True),
+        Binding("escape", "to_prompt", "Prompt", id="to-prompt", show=False, priority=True),
+        Binding("f2", "settings", "Settings", id="settings", priority=True),
+        Binding("f3", "params", "Params", id="edit-params", priority=True),
+        Binding("f4", "template", "Template", id="template", show=False, priority=True),
+        Binding("f5", "inspect", "Inspect", id="inspect", priority=True),
         Binding("ctrl+g", "continue_document", "Continue", id="continue", show=False),
-        Binding("ctrl+b", "toggle_sidebar", "Sidebar", id="toggle-sidebar", show=False),
-        Binding("ctrl+l", "focus_list", "List", id="focus-list", show=False),
-        Binding("ctrl+f", "search", "Search", id="search"),
+        Binding("ctrl+b", "toggle_sidebar", "Sidebar", id="toggle-sidebar", show=False,
+                priority=True),
+        Binding("ctrl+l", "focus_list", "List", id="focus-list", show=False, priority=True),
+        Binding("ctrl+f", "search", "Search", id="search", priority=True),
         Binding("ctrl+z", "undo_delete", "Undo delete", id="undo-delete", show=False),
-        Binding("ctrl+up", "focus_messages", "Messages", id="focus-messages", show=False),
-        Binding("ctrl+r", "reload", "Reload list", id="reload", show=False),
+        Binding("ctrl+up", "focus_messages", "Messages", id="focus-messages", show=False,
+                priority=True),
+        Binding("ctrl+r", "reload", "Reload list", id="reload", show=False, priority=True),
     ]
 
     app: LlamaApp
@@ -122,6 +140,9 @@ class MainScreen(ManageActions, Screen[None]):
         #: The reply streaming into the view on screen, and that view.
         self._live: LiveView | None = None
         self._status_text: str | None = None
+        #: What was typed and not sent, per conversation (`focus.draft_key`), in memory.
+        self.drafts: dict[str, str] = {}
+        self._stop_shown = False
 
     def compose(self) -> ComposeResult:
         with Horizontal():
@@ -140,7 +161,8 @@ class MainScreen(ManageActions, Screen[None]):
         self.refresh_list(first=FIRST_PAINT_FILES)
         await self.open_conversation(None)
         self.set_interval(0.5, self.update_status)
-        self.query_one(PromptInput).focus()
+        self.focus_prompt()
+        self.keys_changed()
         self.set_timer(WARM_UP_SECONDS, lambda: self.run_worker(settle_in, thread=True,
                                                                 group="warm-up"))
 
@@ -179,7 +201,7 @@ class MainScreen(ManageActions, Screen[None]):
     @on(ConversationList.ConversationSelected)
     async def _selected(self, event: ConversationList.ConversationSelected) -> None:
         if self.current is not None and event.conversation_id == self.current.id:
-            self.query_one(PromptInput).focus()
+            self.focus_prompt()
             return
         await self.open_id(event.conversation_id)
 
@@ -196,7 +218,7 @@ class MainScreen(ManageActions, Screen[None]):
             return
         await self.open_conversation(conv, focus_index)
         if focus_index is None or focus_index < 0:
-            self.query_one(PromptInput).focus()
+            self.focus_prompt()
 
     async def open_conversation(
         self, conv: Conversation | None, focus_index: int | None = None
@@ -205,13 +227,14 @@ class MainScreen(ManageActions, Screen[None]):
         if not self.is_attached:  # the app is quitting: keys still queued do nothing
             return
         self._set_live(None)
+        self.switch_draft(self.current, conv)
         self.current = conv
         if conv is not None:
             self.query_one(ConversationList).select_id(conv.id)
         reply = self.app.engine.reply_for(conv)
         if reply is not None and not reply.streaming:
             reply = None  # complete, only saving: shown as a finished reply
-        view = await self.query_one(ChatView).show(conv, EMPTY_HINT,
+        view = await self.query_one(ChatView).show(conv, self.empty_hint(),
                                                    reply.message if reply else None,
                                                    focus_index=focus_index)
         title = conv.title if conv and conv.title else "New conversation"
@@ -244,7 +267,7 @@ class MainScreen(ManageActions, Screen[None]):
         reply = self.app.engine.reply_for(conv)
         if reply is not None:
             if reply.streaming:
-                self.notify("A reply is still streaming here: escape stops it.",
+                self.notify(f"A reply is still streaming here: {self.app.key('stop')} stops it.",
                             severity="warning")
                 return
             # The reply is complete on screen; only its last save is running: wait for it.
@@ -257,7 +280,8 @@ class MainScreen(ManageActions, Screen[None]):
             self.notify(str(exc), title="Endpoint", severity="error", markup=False)
             return
         if endpoint is None:
-            self.notify("No endpoint yet: add one in settings (F2).", severity="warning")
+            self.notify(f"No endpoint yet: add one in settings ({self.app.key('settings')}).",
+                        severity="warning")
             self.app.action_settings()
             return
         if conv is None or (not conv.messages and conv.endpoint is None):
@@ -266,6 +290,9 @@ class MainScreen(ManageActions, Screen[None]):
             if params is not None:
                 conv.params, conv.system = params, system
             self.current = conv
+        if (failed := failed_turn(conv, text)) is not None:  # the same prompt again: a retry
+            await self.regenerate(conv, failed, prompt=text)
+            return
         chat = self.query_one(ChatView)
         try:
             if conv.mode == "completion":
@@ -306,26 +333,40 @@ class MainScreen(ManageActions, Screen[None]):
         self.upsert(conv)
         self.update_status()
 
-    async def regenerate(self, conv: Conversation, message: Message) -> None:
-        """A new reply to the last prompt; the previous one stays, marked as an earlier version."""
+    async def regenerate(self, conv: Conversation, message: Message, prompt: str = "") -> None:
+        """A new reply to the last prompt; the previous one stays, marked as an earlier
+        version. A failed reply is retried in place instead: it is dropped, its prompt stays
+        the one user message of the turn."""
         if self.app.engine.reply_for(conv) is not None:
-            self.notify("A reply is still streaming here: escape stops it.", severity="warning")
+            self.notify(f"A reply is still streaming here: {self.app.key('stop')} stops it.",
+                        severity="warning")
             return
         if conv.mode != "chat" or not conv.messages or conv.messages[-1] is not message:
             self.notify("Only the last reply can be regenerated.", severity="warning")
             return
+        retry = failed_turn(conv) is message
         try:
             endpoint = self.app.endpoint_for(conv)
             if endpoint is None:
-                raise ConfigError(None, None, "no endpoint configured", "open settings (F2)")
-            message.extra["superseded"] = True
+                raise ConfigError(None, None, "no endpoint configured",
+                                  f"open settings ({self.app.key('settings')})")
+            if retry:
+                conv.messages.pop()
+            else:
+                message.extra["superseded"] = True
             request = build_request(self.app.config, conv, endpoint)
         except (ConfigError, PromptFormatError, ValueError) as exc:
+            if retry and conv.messages[-1] is not message:
+                conv.messages.append(message)
             message.extra.pop("superseded", None)
-            self.notify(str(exc), title="Cannot regenerate", severity="error", markup=False)
+            self.notify(str(exc), title="Cannot retry" if retry else "Cannot regenerate",
+                        severity="error", markup=False)
             return
+        if retry:  # typed again or not, the prompt comes back if this attempt fails too
+            prompt = prompt or conv.messages[-1].content
+            self.query_one(PromptInput).clear()
         await self.open_conversation(conv)
-        await self._start_reply(conv, endpoint, request, "", new_turn=False)
+        await self._start_reply(conv, endpoint, request, prompt, new_turn=False)
 
     @on(EngineMessage)
     async def _engine_event(self, message: EngineMessage) -> None:
@@ -380,13 +421,15 @@ class MainScreen(ManageActions, Screen[None]):
             self.notify(reply.error.details()[0], title=title, severity="error", markup=False)
             if not reply.parts and self.current is conv:
                 self.query_one(PromptInput).restore(reply.prompt)
+            elif not reply.parts and reply.prompt:  # shown when that conversation is
+                self.drafts.setdefault(conv.id, reply.prompt)
 
     # -- actions ----------------------------------------------------------------------------
 
     async def action_new_chat(self) -> None:
         await self.open_conversation(None)
         self.query_one(ConversationList).highlighted = None
-        self.query_one(PromptInput).focus()
+        self.focus_prompt()
 
     def action_params(self) -> None:
         from llama_tui.ui.screens.dialogs import ParamsScreen
@@ -458,25 +501,23 @@ class MainScreen(ManageActions, Screen[None]):
         pane = self.query_one("#sidebar-pane")
         pane.display = not pane.display
 
-    def action_focus_list(self) -> None:
-        """ctrl+l: the title filter (↓ goes on to the rows)."""
-        self.query_one("#sidebar-pane").display = True
-        self.query_one(FilterInput).focus()
-
-    def action_focus_rows(self) -> None:
-        sidebar = self.query_one(ConversationList)
-        sidebar.focus()
-        if sidebar.highlighted is None and sidebar.summaries:
-            sidebar.highlighted = 0
-
-    def action_focus_messages(self) -> None:
-        focusable = [w for w in self.query_one(ChatView).children if w.can_focus]
-        if focusable:
-            focusable[-1].focus()
-            focusable[-1].scroll_visible(animate=False)
-
     def action_reload(self) -> None:
         self.refresh_list()
+
+    def empty_hint(self) -> str:
+        key = self.app.key
+        return (f"New conversation. Type below and press Enter to send; {key('newline')} "
+                f"inserts a newline.\n{key('new-chat')} starts another, {key('stop')} stops a "
+                f"reply (else goes back to the prompt), {key('settings')} opens settings, "
+                "ctrl+p the command palette.")
+
+    def keys_changed(self) -> None:
+        """The keymap changed (or was first applied): hints in words follow it."""
+        self.query_one(PromptInput).keys_changed(self.app.key("newline"))
+        for hint in self.query(".empty-hint").results(Static):
+            hint.update(Content(self.empty_hint()))
+        self._status_text = None
+        self.update_status()
 
     def update_status(self) -> None:
         parts: list[str] = [self.app.endpoint_label(self.current)]  # never runs a key command
@@ -486,9 +527,10 @@ class MainScreen(ManageActions, Screen[None]):
         if reply is not None and reply.streaming:
             rate = reply.live_rate()
             parts.append(f"streaming · {len(reply.parts)} tokens"
-                         + (f" · {rate:.1f} tok/s" if rate else "") + " · escape stops")
+                         + (f" · {rate:.1f} tok/s" if rate else "")
+                         + f" · {self.app.key('stop')} stops")
         elif conv is not None and conv.mode == "completion":
-            parts.append("completion document · ctrl+g continues")
+            parts.append(f"completion document · {self.app.key('continue')} continues")
         else:
             carried = next_request_size(conv, k, self.app.config.system_prompt)
             memory = "all" if k is None else f"last {k}"
@@ -498,6 +540,10 @@ class MainScreen(ManageActions, Screen[None]):
         if others:
             parts.append(f"{others} streaming elsewhere")
         text = "  ·  ".join(parts)
+        streaming = reply is not None and reply.streaming
+        if streaming != self._stop_shown:  # the footer's "Stop" only while a reply streams
+            self._stop_shown = streaming
+            self.refresh_bindings()
         if text != self._status_text:  # one line, fixed height: no layout pass (it is costly)
             self._status_text = text
             self.query_one("#status", Static).update(Content(text), layout=False)

@@ -91,7 +91,7 @@ class ManageActions:
         if conv is None:
             return
         if self.app.engine.reply_for(conv) is not None:
-            self.notify("Stop the reply first (escape).", severity="warning")
+            self.notify(f"Stop the reply first ({self.app.key('stop')}).", severity="warning")
             return
         try:
             trashed = await asyncio.to_thread(self.app.store.delete, conv.id)
@@ -102,7 +102,8 @@ class ManageActions:
         if self.current is not None and self.current.id == conv.id:
             await self.open_conversation(None)
         self.refresh_list()
-        self.notify(f"Deleted {conv.title!r} (moved to the trash). ctrl+z undoes.", markup=False)
+        self.notify(f"Deleted {conv.title!r} (moved to the trash). "
+                    f"{self.app.key('undo-delete')} undoes.", markup=False)
 
     async def action_undo_delete(self: MainScreen) -> None:  # type: ignore[misc]
         if self._last_deleted is None:
@@ -194,7 +195,7 @@ class ManageActions:
         if event.value.strip():
             self.action_search()
         else:
-            self.query_one(ConversationList).focus()
+            self.action_focus_rows()
 
     # -- message actions -------------------------------------------------------------------
 
@@ -207,7 +208,7 @@ class ManageActions:
         message = event.message
         self.app.engine.current_text(conv)  # a reply still streaming: its text so far
         if event.action == "leave":
-            self.query_one("#prompt").focus()
+            self.focus_prompt()
         elif event.action == "copy":
             self.app.copy_to_clipboard(message.content)
             self.notify("Message copied to the clipboard.")
@@ -217,11 +218,15 @@ class ManageActions:
             forked = fork(conv, message_at(conv, message))
             await self.app.save(forked)
             self.upsert(forked)
+            typed = self.query_one("#prompt").text  # type: ignore[attr-defined]
             await self.open_conversation(forked)
+            if typed and not self.query_one("#prompt").text:  # type: ignore[attr-defined]
+                self.query_one("#prompt").load_text(typed)  # type: ignore[attr-defined]
+            self.focus_prompt()  # a fork is made to go on from there
             self.notify(f"Forked into {forked.title!r}.", markup=False)
         elif event.action == "edit" and message.role == Role.USER:
             self._edit_and_resend(conv, message)
-        elif event.action == "regenerate":
+        elif event.action in ("regenerate", "retry"):
             await self.regenerate(conv, message)
 
     async def _copy_code(self: MainScreen, markdown: str) -> None:  # type: ignore[misc]

@@ -18,14 +18,15 @@ from textual.widgets.option_list import Option
 
 from llama_tui.sanitize import sanitize
 from llama_tui.search import Hit, search
+from llama_tui.ui.screens.dialogs import EscapeCloses, cancel_binding
 
 if TYPE_CHECKING:
     from llama_tui.ui.app import LlamaApp
 
 
-class SearchScreen(ModalScreen[Hit | None]):
+class SearchScreen(EscapeCloses, ModalScreen[Hit | None]):
     BINDINGS = [
-        Binding("escape", "dismiss(None)", "Close", id="close-search"),
+        cancel_binding("Close", "close-search"),
         Binding("down", "focus_results", "Results", id="search-results", show=False),
     ]
 

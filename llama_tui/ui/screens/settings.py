@@ -22,19 +22,35 @@ from textual.widgets import Button, Footer, Input, Label, OptionList, Select, St
 from textual.widgets.option_list import Option
 
 from llama_tui.client import ApiError, Client, GenerationRequest
-from llama_tui.config import ConfigError, url_problem
+from llama_tui.config import ConfigError, env_endpoint, url_problem
 from llama_tui.model import AUTH_SCHEMES, MODES, Endpoint, GenerationParams, is_secret_header
 
 if TYPE_CHECKING:
     from llama_tui.ui.app import LlamaApp
 
 NEW = "__new__"
-FIRST_RUN_HELP = (
-    "No endpoint is configured yet. Paste one of:\n"
-    "  • an Azure AI endpoint URL (https://<name>.<region>.inference.ai.azure.com) and its key,\n"
-    "  • a local server URL such as http://127.0.0.1:8080/v1 (llama.cpp, Ollama, vLLM, LM Studio).\n"
-    "Then Save endpoint, and Test connection to see what it answers. Escape goes back to chat."
-)
+#: The list entry of the endpoint from LLAMA_TUI_BASE_URL (shown, never written to config).
+ENV = "__env__"
+ENV_NOTE = ("read-only: from LLAMA_TUI_BASE_URL (LLAMA_TUI_API_KEY, LLAMA_TUI_AUTH, "
+            "LLAMA_TUI_MODEL). Used when config.toml sets no default_endpoint; a default "
+            "set here wins over it.")
+FORM_FIELDS = ("#ep-name", "#ep-url", "#ep-kind", "#ep-auth", "#ep-format", "#ep-key",
+               "#ep-key-env", "#ep-key-cmd", "#ep-model", "#ep-headers")
+DEFAULTS_FIELDS = ("#system-prompt", "#temperature", "#top-p", "#max-tokens", "#memory", "#theme")
+
+
+def first_run_help(save_key: str = "ctrl+s", close_key: str = "escape") -> str:
+    return (
+        "No endpoint is configured yet. Paste one of:\n"
+        "  • an Azure AI endpoint URL (https://<name>.<region>.inference.ai.azure.com) and its "
+        "key,\n"
+        "  • a local server URL such as http://127.0.0.1:8080/v1 (llama.cpp, Ollama, vLLM, "
+        f"LM Studio).\nThen {save_key} saves, and Test connection shows what it answers. "
+        f"{close_key} goes back to chat."
+    )
+
+
+FIRST_RUN_HELP = first_run_help()
 
 
 def mask(key: str | None) -> str:
@@ -76,7 +92,12 @@ def _shown_line(name: str) -> str:
 
 
 class SettingsScreen(Screen[None]):
-    BINDINGS = [Binding("escape", "close", "Back to chat", id="close-settings")]
+    """One save for the whole screen (ctrl+s); escape with unsaved changes asks first."""
+
+    BINDINGS = [
+        Binding("ctrl+s", "save", "Save", id="save-settings", priority=True),
+        Binding("escape", "close", "Back to chat", id="close-settings", priority=True),
+    ]
 
     app: LlamaApp
 
@@ -84,6 +105,8 @@ class SettingsScreen(Screen[None]):
         super().__init__()
         self.intro = intro
         self.editing: str = NEW
+        #: The form's values as loaded (or last saved): what "unsaved changes" compares with.
+        self._loaded: dict[str, object] = {}
 
     def compose(self) -> ComposeResult:
         yield Static(Content(self.intro), id="settings-intro", classes="intro")
@@ -94,7 +117,7 @@ class SettingsScreen(Screen[None]):
             with Vertical(id="endpoint-list-pane"):
                 yield Label("Endpoints")
                 yield OptionList(id="endpoint-list")
-            with VerticalScroll(id="settings-form"):
+            with VerticalScroll(id="settings-form", can_focus=False):  # its fields are the stops
                 yield Label("Endpoint", classes="section")
                 yield _field("name", Input(compact=True, placeholder="e.g. azure-llama2", id="ep-name"))
                 yield _field(
@@ -140,7 +163,6 @@ class SettingsScreen(Screen[None]):
                 yield _field("model", Input(compact=True, placeholder="optional", id="ep-model"))
                 yield _field("headers", TextArea(id="ep-headers", compact=True))
                 with Horizontal(classes="buttons"):
-                    yield Button("Save endpoint", id="ep-save", variant="primary", compact=True)
                     yield Button("Test connection", id="ep-test", compact=True)
                     yield Button("Make default", id="ep-default", compact=True)
                     yield Button("Delete", id="ep-delete", variant="error", compact=True)
@@ -157,8 +179,6 @@ class SettingsScreen(Screen[None]):
                     Input(compact=True, placeholder="all (exchanges sent with a request)", id="memory"),
                 )
                 yield _field("theme", Select(compact=True, options=[], id="theme", prompt="theme"))
-                with Horizontal(classes="buttons"):
-                    yield Button("Save defaults", id="defaults-save", variant="primary", compact=True)
                 yield Static("", id="defaults-result")
         yield Footer()
 
@@ -166,9 +186,20 @@ class SettingsScreen(Screen[None]):
         self.query_one("#settings-intro").display = bool(self.intro)
         self._show_writable()
         self._fill_list()
-        self._load_endpoint(next(iter(self.app.config.endpoints), NEW))
+        self._load_endpoint(self._default_entry())
         self._load_defaults()
-        self.query_one("#ep-name" if self.editing == NEW else "#ep-url", Input).focus()
+        # The list first (its highlight is what the form shows); a first run: the name.
+        self.set_focus(self.query_one("#ep-name" if self.editing == NEW else "#endpoint-list"))
+
+    def _default_entry(self) -> str:
+        """The entry the screen opens on: the endpoint new conversations use."""
+        try:
+            chosen = self.app.config.choose_endpoint()
+        except ConfigError:  # a bad LLAMA_TUI_BASE_URL: the configured ones still show
+            chosen = None
+        if chosen is None:
+            return NEW
+        return chosen.name if chosen.name in self.app.config.endpoints else ENV
 
     def _show_writable(self) -> None:
         """Read-only while config.toml fails to load: say where, turn saving off."""
@@ -180,7 +211,7 @@ class SettingsScreen(Screen[None]):
                 f"Settings are read-only: {where} could not be loaded, so nothing here is "
                 f"saved (the file is left untouched).\nFix {error.key or 'it'}: {error.problem}"
                 + (f" ({error.hint})" if error.hint else "") + "\nthen Reload config."))
-        for button in ("#ep-save", "#ep-default", "#ep-delete", "#defaults-save"):
+        for button in ("#ep-default", "#ep-delete"):
             self.query_one(button, Button).disabled = error is not None
 
     @on(Button.Pressed, "#reload-config")
@@ -193,7 +224,7 @@ class SettingsScreen(Screen[None]):
             self.notify("Config loaded; settings can be saved again.", markup=False)
         self._show_writable()
         self._fill_list()
-        self._load_endpoint(next(iter(self.app.config.endpoints), NEW))
+        self._load_endpoint(self._default_entry())
         self._load_defaults()
 
     def _fill_list(self) -> None:
@@ -202,12 +233,22 @@ class SettingsScreen(Screen[None]):
             Option(Content(name + ("  (default)" if name == config.default_endpoint else "")), id=name)
             for name in config.endpoints
         ]
+        if self._env_endpoint() is not None:
+            options.append(Option(Content("env  (from LLAMA_TUI_BASE_URL)"), id=ENV))
         options.append(Option(Content("+ new endpoint"), id=NEW))
         self.query_one("#endpoint-list", OptionList).set_options(options)
 
+    @staticmethod
+    def _env_endpoint() -> Endpoint | None:
+        try:
+            return env_endpoint()
+        except ConfigError:
+            return None
+
     def _load_endpoint(self, name: str) -> None:
         self.editing = name
-        ep = self.app.config.endpoints.get(name) or Endpoint(name="", url="")
+        ep = (self._env_endpoint() if name == ENV else self.app.config.endpoints.get(name)) \
+            or Endpoint(name="", url="")
         values = {
             "#ep-name": ep.name,
             "#ep-url": ep.url,
@@ -223,7 +264,34 @@ class SettingsScreen(Screen[None]):
         self.query_one("#ep-auth", Select).value = ep.auth
         self.query_one("#ep-format", Select).value = ep.prompt_format or "none"
         self.query_one("#ep-headers", TextArea).text = show_headers(ep.headers)
-        self.query_one("#ep-result", Static).update("")
+        self.query_one("#ep-result", Static).update(Content(ENV_NOTE if name == ENV else ""))
+        for selector in FORM_FIELDS:  # the env endpoint is shown, not edited here
+            self.query_one(selector).disabled = name == ENV
+        for button in ("#ep-default", "#ep-delete"):
+            self.query_one(button, Button).display = name != ENV
+        options = self.query_one("#endpoint-list", OptionList)
+        index = next((i for i in range(options.option_count)
+                      if options.get_option_at_index(i).id == name), None)
+        options.highlighted = index  # the selection shows, focused or not
+        self._loaded.update(self._values(FORM_FIELDS))
+
+    def _values(self, selectors: tuple[str, ...]) -> dict[str, object]:
+        out: dict[str, object] = {}
+        for selector in selectors:
+            widget = self.query_one(selector)
+            out[selector] = widget.text if isinstance(widget, TextArea) else widget.value  # type: ignore[attr-defined]
+        return out
+
+    def _unsaved(self) -> list[str]:
+        """What has changes not saved yet: "endpoint", "defaults"."""
+        changed = {k for k, v in self._values(FORM_FIELDS + DEFAULTS_FIELDS).items()
+                   if self._loaded.get(k) != v}
+        out = []
+        if self.editing != ENV and changed & set(FORM_FIELDS):
+            out.append("endpoint")
+        if changed & set(DEFAULTS_FIELDS):
+            out.append("defaults")
+        return out
 
     def _load_defaults(self) -> None:
         config = self.app.config
@@ -239,10 +307,36 @@ class SettingsScreen(Screen[None]):
         select = self.query_one("#theme", Select)
         select.set_options([(t, t) for t in themes])
         select.value = self.app.theme if self.app.theme in themes else Select.BLANK
+        self._loaded.update(self._values(DEFAULTS_FIELDS))
 
     @on(OptionList.OptionSelected, "#endpoint-list")
     def _pick(self, event: OptionList.OptionSelected) -> None:
-        self._load_endpoint(event.option.id or NEW)
+        wanted = event.option.id or NEW
+        if wanted == self.editing:
+            return
+        if "endpoint" not in self._unsaved():
+            self._load_endpoint(wanted)
+            return
+
+        def decided(choice: str | None) -> None:
+            if choice == "save" and not self._save():
+                choice = None
+            if choice is None:  # stay: the list shows what the form still holds
+                self._load_highlight()
+            else:
+                self._load_endpoint(wanted)
+
+        self._ask(f"the endpoint {self.editing if self.editing != NEW else '(new)'}", decided)
+
+    def _load_highlight(self) -> None:
+        options = self.query_one("#endpoint-list", OptionList)
+        options.highlighted = next((i for i in range(options.option_count)
+                                    if options.get_option_at_index(i).id == self.editing), None)
+
+    def _ask(self, what: str, decided: Any) -> None:
+        from llama_tui.ui.screens.dialogs import UnsavedScreen
+
+        self.app.push_screen(UnsavedScreen(what), decided)
 
     def _form_endpoint(self) -> Endpoint:
         name = self.query_one("#ep-name", Input).value.strip()
@@ -275,26 +369,66 @@ class SettingsScreen(Screen[None]):
         result.update(Content(text))
         result.set_class(not ok, "-error")
 
-    @on(Button.Pressed, "#ep-save")
-    def _save_endpoint(self) -> None:
+    def action_save(self) -> None:
+        self._save()
+
+    def _save(self) -> bool:
+        """ctrl+s: write what changed (the endpoint in the form, the defaults) at once."""
+        if (error := self.app.config.load_error) is not None:
+            self._result(f"not saved: settings are read-only until {error.path} loads "
+                         "(fix it, then Reload config)", False)
+            return False
+        unsaved = self._unsaved()
+        if not unsaved:
+            self._result("nothing to save: no changes", True)
+            return True
+        config = copy.deepcopy(self.app.config)
+        endpoint = None
         try:
-            endpoint = self._form_endpoint()
+            if "endpoint" in unsaved:
+                endpoint = self._form_endpoint()
+                if endpoint.name != self.editing and endpoint.name in config.endpoints:
+                    raise ValueError(f"an endpoint named {endpoint.name!r} exists already")
+                config.endpoints.pop(self.editing, None)
+                config.endpoints[endpoint.name] = endpoint
+                if config.default_endpoint in (None, self.editing):
+                    config.default_endpoint = endpoint.name
         except ValueError as exc:
             self._result(str(exc), False)
-            return
-        config = copy.deepcopy(self.app.config)
-        if endpoint.name != self.editing and endpoint.name in config.endpoints:
-            self._result(f"an endpoint named {endpoint.name!r} exists already", False)
-            return
-        config.endpoints.pop(self.editing, None)
-        config.endpoints[endpoint.name] = endpoint
-        if config.default_endpoint in (None, self.editing):
-            config.default_endpoint = endpoint.name
-        if not self._write(config, f"saved {endpoint.name}"):
-            return
-        self._fill_list()
-        self._load_endpoint(endpoint.name)
-        self._result(f"saved {endpoint.name} to {config.path}", True)
+            return False
+        try:
+            if "defaults" in unsaved:
+                theme = self._defaults_into(config)
+        except ValueError as exc:
+            self._result(str(exc), False, "#defaults-result")
+            return False
+        if not self._write(config, "settings saved"):
+            return False
+        if endpoint is not None:
+            self._fill_list()
+            self._load_endpoint(endpoint.name)
+            self._result(f"saved {endpoint.name} to {config.path}", True)
+        if "defaults" in unsaved:
+            if isinstance(theme, str):
+                self.app.theme = theme
+            self._loaded.update(self._values(DEFAULTS_FIELDS))
+            self._result(f"saved to {config.path}", True, "#defaults-result")
+        return True
+
+    def _defaults_into(self, config: Any) -> object:
+        """The defaults part of the form into `config`; returns the theme chosen."""
+        config.defaults = replace(
+            config.defaults,
+            temperature=_number(self, "#temperature", float),
+            top_p=_number(self, "#top-p", float),
+            max_tokens=_number(self, "#max-tokens", int),
+        )
+        config.memory_window = _number(self, "#memory", int)
+        config.system_prompt = self.query_one("#system-prompt", TextArea).text.strip() or None
+        theme = self.query_one("#theme", Select).value
+        if isinstance(theme, str):
+            config.theme = theme
+        return theme
 
     @on(Button.Pressed, "#ep-delete")
     def _delete_endpoint(self) -> None:
@@ -316,6 +450,7 @@ class SettingsScreen(Screen[None]):
             config.default_endpoint = self.editing
             if self._write(config, f"{self.editing} is the default"):
                 self._fill_list()
+                self._load_highlight()
 
     def _write(self, config: Any, what: str, target: str = "#ep-result") -> bool:
         try:
@@ -352,31 +487,22 @@ class SettingsScreen(Screen[None]):
             return
         self._result(await test_connection(endpoint), True)
 
-    @on(Button.Pressed, "#defaults-save")
-    def _save_defaults(self) -> None:
-        config = copy.deepcopy(self.app.config)
-        try:
-            config.defaults = replace(
-                config.defaults,
-                temperature=_number(self, "#temperature", float),
-                top_p=_number(self, "#top-p", float),
-                max_tokens=_number(self, "#max-tokens", int),
-            )
-            config.memory_window = _number(self, "#memory", int)
-        except ValueError as exc:
-            self._result(str(exc), False, "#defaults-result")
-            return
-        config.system_prompt = self.query_one("#system-prompt", TextArea).text.strip() or None
-        theme = self.query_one("#theme", Select).value
-        if isinstance(theme, str):
-            config.theme = theme
-        if self._write(config, "defaults saved", "#defaults-result"):
-            if isinstance(theme, str):
-                self.app.theme = theme
-            self._result(f"saved to {config.path}", True, "#defaults-result")
-
     def action_close(self) -> None:
-        self.app.pop_screen()
+        """escape: an open drop-down closes first; unsaved changes ask save / discard / stay."""
+        for select in self.query(Select):
+            if select.expanded:
+                select.expanded = False
+                return
+        unsaved = self._unsaved()
+        if not unsaved:
+            self.app.pop_screen()
+            return
+
+        def decided(choice: str | None) -> None:
+            if choice == "discard" or (choice == "save" and self._save()):
+                self.app.pop_screen()
+
+        self._ask(" and ".join(unsaved), decided)
 
 
 def _field(label: str, widget: Any) -> Horizontal:

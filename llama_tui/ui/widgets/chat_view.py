@@ -22,7 +22,10 @@ PAGE = 16
 FIRST_SCREEN = 4
 
 
-class ChatView(LayoutOnce, MarkdownScroll):
+class ChatView(LayoutOnce, MarkdownScroll, can_focus=False):
+    """Not a focus stop itself (it would be an invisible one that drops typing): its
+    messages are, through ctrl+up, and the mouse wheel scrolls it."""
+
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.conversation: Conversation | None = None

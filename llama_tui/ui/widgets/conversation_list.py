@@ -21,6 +21,7 @@ from textual.strip import Strip
 
 from llama_tui.sanitize import sanitize
 from llama_tui.storage.store import Summary
+from llama_tui.ui.widgets.prompt_input import TypingGoesToPrompt
 
 
 def relative_time(when: datetime, now: datetime | None = None) -> str:
@@ -36,7 +37,7 @@ def relative_time(when: datetime, now: datetime | None = None) -> str:
     return f"{when:%Y-%m}"
 
 
-class ConversationList(ScrollView, can_focus=True):
+class ConversationList(TypingGoesToPrompt, ScrollView, can_focus=True):
     COMPONENT_CLASSES = {"conversation-list--cursor", "conversation-list--time",
                          "conversation-list--mark"}
     DEFAULT_CSS = """
@@ -55,6 +56,7 @@ class ConversationList(ScrollView, can_focus=True):
         Binding("home", "first", "First", show=False, id="list-first"),
         Binding("end", "last", "Last", show=False, id="list-last"),
         Binding("enter", "open", "Open", show=False, id="list-open"),
+        Binding("tab", "screen.focus_prompt", "Prompt", show=False, id="list-to-prompt"),
         Binding("r", "screen.rename", "Rename", id="rename"),
         Binding("d,delete", "screen.delete", "Delete", id="delete"),
         Binding("p", "screen.pin", "Pin", id="pin"),

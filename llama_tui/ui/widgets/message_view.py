@@ -21,6 +21,7 @@ from textual.widgets import Static
 from llama_tui.model import Message, Role, Stats
 from llama_tui.sanitize import sanitize
 from llama_tui.ui.widgets.layout_once import LayoutOnce
+from llama_tui.ui.widgets.prompt_input import TypingGoesToPrompt
 from llama_tui.ui.widgets.stream_markdown import StreamMarkdown
 
 
@@ -50,6 +51,9 @@ def stats_line(stats: Stats | None, finish_reason: str | None) -> str:
     return " · ".join(parts)
 
 
+#: How a failed reply ended (retried in place, not kept as an earlier version).
+FAILED = frozenset({"error", "content_filter"})
+
 _FINISH_WORDS = {
     "length": "stopped at max_tokens",
     "cancelled": "stopped by you",
@@ -63,13 +67,13 @@ _FINISH_WORDS = {
 #: message class lists these first).
 MESSAGE_BINDINGS = [
     Binding("c", "request('copy')", "Copy", id="copy-message"),
-    Binding("f", "request('fork')", "Fork here", id="fork-here"),
+    Binding("f", "request('fork')", "Fork", id="fork-here"),
     Binding("up,k", "step(-1)", "Previous", id="message-up", show=False),
     Binding("down,j", "step(1)", "Next", id="message-down", show=False),
 ]
 
 
-class MessageActions:
+class MessageActions(TypingGoesToPrompt):
     """Keys on a focused message. They post `ActionRequested`; the screen does the work."""
 
     class ActionRequested(TextualMessage):
@@ -87,7 +91,7 @@ class MessageActions:
         siblings = [w for w in self.parent.children if w.can_focus]  # type: ignore[attr-defined]
         index = siblings.index(self) + step
         if 0 <= index < len(siblings):
-            siblings[index].focus()
+            self.screen.set_focus(siblings[index], scroll_visible=False)  # type: ignore[attr-defined]
             siblings[index].scroll_visible(animate=False)
         elif step > 0:
             self.post_message(MessageActions.ActionRequested("leave", self.message))  # type: ignore[attr-defined]
@@ -95,7 +99,7 @@ class MessageActions:
 
 class UserMessage(MessageActions, Static, can_focus=True):
     BINDINGS = [*MESSAGE_BINDINGS,
-                Binding("e", "request('edit')", "Edit & resend", id="edit-resend")]
+                Binding("e", "request('edit')", "Edit", id="edit-resend")]
 
     def __init__(self, message: Message) -> None:
         super().__init__(Content(sanitize(message.content)), classes="message -user")
@@ -108,8 +112,9 @@ class AssistantMessage(MessageActions, LayoutOnce, Vertical, can_focus=True):
 
     BINDINGS = [
         *MESSAGE_BINDINGS,
-        Binding("y", "request('copy-code')", "Copy code", id="copy-code"),
+        Binding("y", "request('copy-code')", "Code", id="copy-code", show=False),
         Binding("r", "request('regenerate')", "Regenerate", id="regenerate"),
+        Binding("r", "request('retry')", "Retry", id="retry"),
     ]
 
     def __init__(self, message: Message, *, streaming: bool = False) -> None:
@@ -135,6 +140,14 @@ class AssistantMessage(MessageActions, LayoutOnce, Vertical, can_focus=True):
     def on_mount(self) -> None:
         if not self.has_class("-streaming"):
             self._show_outcome(self.message.finish_reason, self.message.stats, self.message.error)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """r regenerates a reply (the old one stays), or retries a failed one in place:
+        one key, and the footer names what it does to this reply."""
+        if action == "request" and parameters and parameters[0] in ("regenerate", "retry"):
+            failed = self.message.finish_reason in FAILED and not self.has_class("-streaming")
+            return failed == (parameters[0] == "retry")
+        return True
 
     @property
     def source(self) -> str:

@@ -29,7 +29,11 @@ class PromptInput(TextArea):
     def __init__(self, **kwargs: object) -> None:
         super().__init__(soft_wrap=True, show_line_numbers=False, tab_behavior="focus",
                          compact=True, **kwargs)  # type: ignore[arg-type]
-        self.placeholder = "Type a message · Enter sends · ctrl+j newline"
+        self.keys_changed("ctrl+j")
+
+    def keys_changed(self, newline_key: str) -> None:
+        """The placeholder names the newline key in use (the keymap may move it)."""
+        self.placeholder = f"Type a message · Enter sends · {newline_key} newline"
 
     async def _on_key(self, event: events.Key) -> None:
         if event.key == "enter":
@@ -49,3 +53,30 @@ class PromptInput(TextArea):
         if not self.text.strip():
             self.load_text(text)
             self.move_cursor(self.document.end)
+
+
+class TypingGoesToPrompt:
+    """For focusable widgets with single-letter keys (a message, the list): a printable key
+    delivered here runs this widget's own key at once, and any other letter goes to the
+    prompt, typed there. Decided as each key arrives, from this widget's own bindings (a
+    later escape in the same burst may have moved focus already): a burst such as "fine"
+    or "y escape z" keeps its keys where they were meant to go."""
+
+    async def on_key(self, event: events.Key) -> None:
+        if not event.is_printable or not event.character:
+            return
+        event.stop()
+        event.prevent_default()
+        app = self.app  # type: ignore[attr-defined]
+        keymap: dict[str, str] = getattr(app, "keymap", {})
+        bindings: list[Binding] = [b for b in getattr(type(self), "BINDINGS", [])
+                                   if isinstance(b, Binding)]
+        for binding in bindings:
+            keys = keymap.get(binding.id or "", binding.key)
+            if event.key in (k.strip() for k in keys.split(",")) \
+                    and await app.run_action(binding.action, self):  # False: not enabled
+                return
+        screen = self.screen  # type: ignore[attr-defined]
+        prompt = screen.query_one(PromptInput)
+        screen.set_focus(prompt)
+        prompt.insert(event.character)

@@ -1,0 +1,112 @@
+"""Where keys land on the main screen: escape, the prompt as home, one draft per conversation.
+
+A mixin of `MainScreen`. The rules, in the order they apply:
+
+- escape stops the reply streaming in the shown conversation; with none streaming it brings
+  focus back to the prompt from anywhere (a message, the list, the filter).
+- a printable key on a focused message, the list or any other non-text widget that is not one
+  of its keys moves focus to the prompt and is typed there: single-letter actions never eat
+  typing meant for the prompt.
+- focus moves at once (`Screen.set_focus`, not `Widget.focus`, which waits a turn of the
+  event loop), and the keys that move it are priority bindings, run when they arrive: keys
+  that come in one burst (a laggy SSH link) land where the earlier ones sent focus.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from textual import events
+
+from llama_tui.model import Conversation
+from llama_tui.ui.widgets.chat_view import ChatView
+from llama_tui.ui.widgets.conversation_list import ConversationList
+from llama_tui.ui.widgets.prompt_input import PromptInput
+
+if TYPE_CHECKING:
+    from llama_tui.ui.screens.main import MainScreen
+
+
+def draft_key(conv: Conversation | None) -> str:
+    """Drafts are kept per conversation id; "" is the new, unsaved conversation."""
+    return conv.id if conv is not None and conv.messages else ""
+
+
+class FocusActions:
+    """Focus moves, escape and drafts (mixed into MainScreen)."""
+
+    # -- escape -----------------------------------------------------------------------------
+
+    def streaming_here(self: MainScreen) -> bool:  # type: ignore[misc]
+        reply = self.app.engine.reply_for(self.current)
+        return reply is not None and reply.streaming
+
+    def check_action(  # type: ignore[misc]
+        self: MainScreen, action: str, parameters: tuple[object, ...]
+    ) -> bool | None:
+        """escape: "Stop" (shown) only while a reply streams here, else back to the prompt."""
+        if action == "stop":
+            return self.streaming_here()
+        if action == "to_prompt":
+            return not self.streaming_here() and not isinstance(self.focused, PromptInput)
+        return True
+
+    def action_to_prompt(self: MainScreen) -> None:  # type: ignore[misc]
+        self.focus_prompt()
+
+    def action_focus_prompt(self: MainScreen) -> None:  # type: ignore[misc]
+        self.focus_prompt()
+
+    def focus_prompt(self: MainScreen) -> None:  # type: ignore[misc]
+        self.set_focus(self.query_one(PromptInput))
+
+    # -- typing lands in the prompt ---------------------------------------------------------
+
+    def on_key(self: MainScreen, event: events.Key) -> None:  # type: ignore[misc]
+        """A printable key nothing focused took (a text field stops those it types; messages
+        and the list route theirs, `route_printable`) goes to the prompt. Keys reach the
+        screen before the bindings are looked up, so those are checked here."""
+        if not event.is_printable or not event.character or event.key in self.active_bindings:
+            return
+        event.stop()
+        event.prevent_default()
+        prompt = self.query_one(PromptInput)
+        self.set_focus(prompt)
+        prompt.insert(event.character)
+
+    # -- focus moves ------------------------------------------------------------------------
+
+    def action_focus_list(self: MainScreen) -> None:  # type: ignore[misc]
+        """ctrl+l: the title filter (↓ or Tab goes on to the rows)."""
+        self.query_one("#sidebar-pane").display = True
+        self.set_focus(self.query_one("#filter"))
+
+    def action_focus_rows(self: MainScreen) -> None:  # type: ignore[misc]
+        sidebar = self.query_one(ConversationList)
+        self.query_one("#sidebar-pane").display = True
+        self.set_focus(sidebar)
+        if sidebar.highlighted is None and sidebar.summaries:
+            sidebar.highlighted = 0
+
+    def action_focus_messages(self: MainScreen) -> None:  # type: ignore[misc]
+        focusable = [w for w in self.query_one(ChatView).children if w.can_focus]
+        if focusable:
+            self.set_focus(focusable[-1], scroll_visible=False)
+            focusable[-1].scroll_visible(animate=False)
+
+    # -- drafts -----------------------------------------------------------------------------
+
+    def switch_draft(  # type: ignore[misc]
+        self: MainScreen, old: Conversation | None, new: Conversation | None
+    ) -> None:
+        """Keep what is typed in the prompt with the conversation it was typed in."""
+        before, after = draft_key(old), draft_key(new)
+        if before == after:  # the same conversation shown again
+            return
+        prompt = self.query_one(PromptInput)
+        if prompt.text:
+            self.drafts[before] = prompt.text
+        else:
+            self.drafts.pop(before, None)
+        prompt.load_text(self.drafts.pop(after, ""))
+        prompt.move_cursor(prompt.document.end)

@@ -398,6 +398,10 @@ class ReplyEngine:
             calls = ", ".join(reply.tool_calls)
             reply.message.extra["note"] = (f"The model asked to call {calls}; llama-tui does "
                                            "not run tools.")
+        elif reply.reasoning_only:
+            reply.message.extra["note"] = ("The model used the whole reply thinking and gave "
+                                           "no answer: raise max_tokens or lower the "
+                                           "reasoning effort (F3).")
         self._emit(ReplyEnded(reply))
 
     async def _checkpoints(self, reply: Reply) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from textual.message import Message
 
-from llama_tui.engine import EngineEvent, TextGrew
+from llama_tui.engine import EngineEvent, ReasoningGrew, TextGrew
 
 
 class EngineMessage(Message):
@@ -17,5 +17,7 @@ class EngineMessage(Message):
     def can_replace(self, message: Message) -> bool:
         # "Text grew" says only that there is more to read from the reply: a queued one is
         # covered by the next one for the same reply, so a burst costs one handler call.
-        return (isinstance(self.event, TextGrew) and isinstance(message, EngineMessage)
-                and isinstance(message.event, TextGrew) and message.event.reply is self.event.reply)
+        return (isinstance(self.event, TextGrew | ReasoningGrew)
+                and isinstance(message, EngineMessage)
+                and type(message.event) is type(self.event)
+                and message.event.reply is self.event.reply)

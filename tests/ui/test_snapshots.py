@@ -148,3 +148,17 @@ def test_settings_screen(snap_compare, theme):
         await pilot.pause(0.2)
 
     assert snap_compare(make_app(probe_servers=()), terminal_size=SIZE, run_before=run_before)
+
+
+def test_reply_with_a_collapsed_thinking_block(snap_compare):
+    """A reasoning model's reply: above the answer, one dim line "▸ Thought · 16 words ·
+    t shows" aligned with the answer, the thinking folded away; the answer below it."""
+    write_fixed_config()
+    at = datetime(2026, 11, 23, 19, 55, 52, tzinfo=UTC)
+    saved_conversation("What is 17 times 23?", [
+        Message(Role.USER, "What is 17 times 23?", created_at=at),
+        Message(Role.ASSISTANT, "17 × 23 = **391**.", created_at=at, finish_reason="stop",
+                reasoning="17 times 20 is 340, and 17 times 3 is 51; 340 plus 51 is 391.",
+                stats=Stats(ttft_ms=230, tokens=61, tokens_per_s=41.0)),
+    ])
+    assert snap_compare(make_app(probe_servers=()), terminal_size=SIZE, run_before=open_first)

@@ -24,7 +24,7 @@ from textual.widgets import Footer, Input, Static
 from llama_tui import paths
 from llama_tui.client.dialects import GenerationRequest
 from llama_tui.config import ConfigError
-from llama_tui.engine import Reply, ReplyEnded, Saved, SaveFailed, TextGrew
+from llama_tui.engine import ReasoningGrew, Reply, ReplyEnded, Saved, SaveFailed, TextGrew
 from llama_tui.model import Conversation, Endpoint, Message, Role
 from llama_tui.prompts import PromptFormatError
 from llama_tui.sanitize import sanitize
@@ -90,12 +90,17 @@ class LiveView:
 
     reply: Reply
     view: ReplySink
-    #: How many of the reply's parts the view has been given.
+    #: How many of the reply's parts (answer, thinking) the view has been given.
     given: int = 0
+    thought: int = 0
     #: The screen has shown the reply's end (its final save is what comes next).
     ended: bool = False
 
     async def catch_up(self) -> None:
+        thoughts = len(self.reply.reasoning_parts)
+        if thoughts > self.thought:
+            start, self.thought = self.thought, thoughts
+            await self.view.think("".join(self.reply.reasoning_parts[start:thoughts]))
         count = len(self.reply.parts)
         if count > self.given:
             start, self.given = self.given, count
@@ -376,7 +381,7 @@ class MainScreen(FocusActions, ManageActions, Screen[None]):
         event, live = message.event, self._live
         if not self.is_attached:  # the app is quitting; the engine saves without the screen
             return
-        if isinstance(event, TextGrew):
+        if isinstance(event, TextGrew | ReasoningGrew):
             if live is not None and live.reply is event.reply:
                 await live.catch_up()
         elif isinstance(event, ReplyEnded):
@@ -524,7 +529,11 @@ class MainScreen(FocusActions, ManageActions, Screen[None]):
         conv = self.current
         k = conv.params.memory_window if conv else self.app.config.memory_window
         reply = self.app.engine.reply_for(conv)
-        if reply is not None and reply.streaming:
+        if reply is not None and reply.streaming and reply.thinking_until is None \
+                and reply.thinking_from is not None:
+            parts.append(f"thinking · {reply.thinking_seconds() or 0:.0f} s · "
+                         f"{self.app.key('stop')} stops")
+        elif reply is not None and reply.streaming:
             rate = reply.live_rate()
             parts.append(f"streaming · {len(reply.parts)} tokens"
                          + (f" · {rate:.1f} tok/s" if rate else "")

@@ -23,6 +23,9 @@ class CompletionDocument(TextArea):
         self.insert(delta, self.document.end, maintain_selection_offset=False)
         self.scroll_end(animate=False)
 
+    async def think(self, delta: str) -> None:
+        """A document has no place for thinking: it is saved with the reply, not shown."""
+
     def saved(self) -> None:
         pass
 

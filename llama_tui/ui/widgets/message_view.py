@@ -23,12 +23,16 @@ from llama_tui.sanitize import sanitize
 from llama_tui.ui.widgets.layout_once import LayoutOnce
 from llama_tui.ui.widgets.prompt_input import TypingGoesToPrompt
 from llama_tui.ui.widgets.stream_markdown import StreamMarkdown
+from llama_tui.ui.widgets.thinking import ThinkingBlock
 
 
 class ReplySink(Protocol):
     """Where a streaming reply goes: a chat reply view or a completion document."""
 
     async def write(self, delta: str) -> None: ...
+
+    async def think(self, delta: str) -> None:
+        """More of a reasoning model's thinking (shown apart from the answer)."""
 
     async def finish(self, finish_reason: str, stats: Stats | None, error: str | None) -> None: ...
 
@@ -60,6 +64,7 @@ _FINISH_WORDS = {
     "interrupted": "interrupted (the app was closed mid-reply)",
     "content_filter": "blocked by the content filter",
     "error": "failed",
+    "tool_calls": "asked to call a tool",
 }
 
 
@@ -115,6 +120,7 @@ class AssistantMessage(MessageActions, LayoutOnce, Vertical, can_focus=True):
         Binding("y", "request('copy-code')", "Code", id="copy-code", show=False),
         Binding("r", "request('regenerate')", "Regenerate", id="regenerate"),
         Binding("r", "request('retry')", "Retry", id="retry"),
+        Binding("t", "toggle_thinking", "Thinking", id="toggle-thinking"),
     ]
 
     def __init__(self, message: Message, *, streaming: bool = False) -> None:
@@ -128,12 +134,19 @@ class AssistantMessage(MessageActions, LayoutOnce, Vertical, can_focus=True):
                                     streaming=streaming, classes="reply")
         self._footer = Static("", classes="stats")
         self._error = Static("", classes="error-details")
-        self._footer.display = self._error.display = False
+        self._note = Static("", classes="note")
+        self._footer.display = self._error.display = self._note.display = False
+        self._thinking: ThinkingBlock | None = None
+        if message.reasoning and not streaming:
+            self._thinking = ThinkingBlock(sanitize(message.reasoning))
         if streaming:
             self.add_class("-streaming")
 
     def compose(self):  # type: ignore[no-untyped-def]
+        if self._thinking is not None:
+            yield self._thinking
         yield self._body
+        yield self._note
         yield self._error
         yield self._footer
 
@@ -147,7 +160,13 @@ class AssistantMessage(MessageActions, LayoutOnce, Vertical, can_focus=True):
         if action == "request" and parameters and parameters[0] in ("regenerate", "retry"):
             failed = self.message.finish_reason in FAILED and not self.has_class("-streaming")
             return failed == (parameters[0] == "retry")
+        if action == "toggle_thinking":
+            return self._thinking is not None
         return True
+
+    def action_toggle_thinking(self) -> None:
+        if self._thinking is not None:
+            self._thinking.toggle()
 
     @property
     def source(self) -> str:
@@ -156,7 +175,17 @@ class AssistantMessage(MessageActions, LayoutOnce, Vertical, can_focus=True):
 
     async def write(self, delta: str) -> None:
         """Append streamed (already sanitised) text; drawn at the next frame, never awaited."""
+        if self._thinking is not None and self._thinking.live:
+            self._thinking.done()  # the answer started: the thinking folds away
         self._body.append(delta)
+
+    async def think(self, delta: str) -> None:
+        """Append streamed (already sanitised) thinking, in its own block above the answer."""
+        if self._thinking is None:
+            self._thinking = ThinkingBlock(live=True)
+            await self.mount(self._thinking, before=self._body)
+            self.refresh_bindings()
+        self._thinking.append(delta)
 
     async def finish(self, finish_reason: str, stats: Stats | None, error: str | None) -> None:
         """Show the end of the reply; returns once that frame is drawn (or after 0.2 s), so
@@ -166,6 +195,8 @@ class AssistantMessage(MessageActions, LayoutOnce, Vertical, can_focus=True):
         update: that work (~10-20 ms) would otherwise hold the GIL while Textual's writer
         thread sends the last words' frame to the terminal."""
         self._body.finish()
+        if self._thinking is not None:
+            self._thinking.done()
         self._show_outcome(finish_reason, stats, error)
         drawn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
@@ -188,6 +219,9 @@ class AssistantMessage(MessageActions, LayoutOnce, Vertical, can_focus=True):
         self._footer.display = bool(line)
         self._error.update(Content(sanitize(error or "")))  # a stored file's error is untrusted
         self._error.display = bool(error)
+        note = self.message.extra.get("note")  # tool calls asked for; an answer never given
+        self._note.update(Content(sanitize(note) if isinstance(note, str) else ""))
+        self._note.display = isinstance(note, str) and bool(note)
 
 
 def message_widget(message: Message) -> UserMessage | AssistantMessage | Static:

@@ -386,3 +386,64 @@ async def test_a_burst_is_shown_from_its_bottom_and_measured_above_after_the_fra
         body.append(text)
         body.finish()
         assert not body._frozen.estimated
+
+
+async def _rendered_per_token(monkeypatch: pytest.MonkeyPatch, kind: str, length: int,
+                              window: int) -> float:
+    """Characters rendered per token (a work count, not a time) over `window` tokens that
+    arrive 5 per frame after an open block of `length` tokens."""
+    from llama_tui.ui.widgets import stream_markdown
+    from tests.benchmarks.bench_long_block import tokens
+
+    rendered = [0]
+    render = stream_markdown.render_block
+
+    def counting(node, width, theme):  # type: ignore[no-untyped-def]
+        block = render(node, width, theme)
+        rendered[0] += sum(len(line.plain) for line in block.lines)
+        return block
+
+    monkeypatch.setattr(stream_markdown, "render_block", counting)
+    body = StreamMarkdown(streaming=True)
+    clock = FakeClock(body)
+    async with Page(body).run_test(size=SIZE) as pilot:
+        await laid_out(pilot, body)
+        body.append("".join(tokens(kind, length)))
+        clock.advance(1.0)
+        rendered[0] = 0
+        for start in range(length, length + window, 5):
+            body.append("".join(tokens(kind, 5, start)))
+            clock.advance(StreamMarkdown.FRAME_SECONDS)
+        assert not body._blocks.pending
+        await pilot.pause()
+    return rendered[0] / window
+
+
+async def test_an_open_block_costs_the_same_per_token_at_any_length(monkeypatch):
+    """A runaway paragraph or code fence: what a frame renders does not grow with the block
+    (block_stream.py cuts it into pieces drawn once), so neither does the cost per token."""
+    for kind in ("paragraph", "line", "fence"):
+        short = await _rendered_per_token(monkeypatch, kind, 1_000, window=500)
+        long = await _rendered_per_token(monkeypatch, kind, 10_000, window=2_000)
+        assert long < 2 * short, (kind, short, long)
+
+
+async def test_escape_stops_a_reply_with_a_huge_open_block_promptly(app_factory, fake_server):
+    """An endless paragraph (no blank line): escape still acts at once (it used to wait for
+    frames that parsed and drew the whole block, then for a last one with all of it)."""
+    from llama_tui.ui.screens.main import MainScreen
+
+    line = " ".join(f"word{i}" for i in range(50)) + "\n"
+    fake_server.enqueue(chat_stream([line] * 20_000, delay=0.002))
+    app = app_factory()
+    async with app.run_test(size=SIZE) as pilot:
+        await type_and_send(pilot, "Never stop")
+        screen: MainScreen = main(app)
+        view = screen.query_one(ChatView).query_one(AssistantMessage)
+        await wait_for(pilot, lambda: len(view.source) > 150_000, timeout=30)
+        assert screen.jobs
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: not screen.jobs, timeout=1.0)
+        await wait_replies(pilot)
+        assert view.has_class("-partial")
+        assert len(view.source) < len(line) * 20_000

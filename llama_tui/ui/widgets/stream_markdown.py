@@ -19,6 +19,7 @@ Selection (mouse drag, copy) works on the rendered text.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.segment import Segment
@@ -155,7 +156,7 @@ class StreamMarkdown(LayoutOnce, Widget):
         if not text:
             return
         self._blocks.feed(text)
-        now = time.monotonic()
+        now = self._now()
         if now - self._last_append > self.BACKLOG_PAUSE:
             self._run, self._run_start = 0, now
         self._run += 1
@@ -163,11 +164,7 @@ class StreamMarkdown(LayoutOnce, Widget):
         if self._frame_due:
             return
         self._frame_due = True
-        wait = self._last_frame + self.FRAME_SECONDS - now
-        if wait > 0:
-            self.set_timer(wait, self._frame)
-        else:
-            self.call_later(self._frame)
+        self._later(self._last_frame + self.FRAME_SECONDS - now, self._frame)
 
     def finish(self) -> None:
         """No more text: freeze the last blocks (code gets highlighted) and drop the slack."""
@@ -175,10 +172,22 @@ class StreamMarkdown(LayoutOnce, Widget):
         self._advance(final=True)
         self.refresh(layout=True)  # the exact height, without the slack
 
+    # Time and timers go through these two (tests drive frames with a fake clock).
+
+    def _now(self) -> float:
+        return time.monotonic()
+
+    def _later(self, delay: float, callback: Callable[[], None]) -> None:
+        """Call `callback` in `delay` seconds (soon after the current message if <= 0)."""
+        if delay > 0:
+            self.set_timer(delay, callback)
+        else:
+            self.call_later(callback)
+
     def _frame(self) -> None:
-        now = time.monotonic()
+        now = self._now()
         if self._behind(now):
-            self.set_timer(2 * self.BACKLOG_PAUSE, self._frame)  # drawn once caught up
+            self._later(2 * self.BACKLOG_PAUSE, self._frame)  # drawn once caught up
             return
         self._frame_due = False
         self._last_frame = now
@@ -278,7 +287,7 @@ class StreamMarkdown(LayoutOnce, Widget):
             self._frozen.extend(newly_frozen, self._measure,
                                 lambda node: estimate_height(node, self._width),
                                 rows=self._viewport_height())
-            self.set_timer(self.SETTLE_AFTER, self.settle)
+            self._later(self.SETTLE_AFTER, self.settle)
         else:
             for node in newly_frozen:
                 self._frozen.append(node, self._measure)

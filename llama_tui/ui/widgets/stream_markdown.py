@@ -31,9 +31,9 @@ from textual.strip import Strip
 from textual.style import Style
 from textual.widget import Widget
 
+from llama_tui.ui.textual_compat import LayoutOnce, anchor_released
 from llama_tui.ui.widgets.block_stream import BlockStream, Node, make_parser
 from llama_tui.ui.widgets.frozen_blocks import FrozenBlock, FrozenBlocks, first_difference
-from llama_tui.ui.widgets.layout_once import LayoutOnce
 from llama_tui.ui.widgets.markdown_blocks import (
     estimate_height,
     has_code,
@@ -60,6 +60,7 @@ MARKDOWN_COMPONENTS: frozenset[str] = frozenset({
 
 
 _NOT_REVERSED = Style(reverse=False)
+_PLAIN = Style()
 
 
 class MarkdownScroll(VerticalScroll):
@@ -243,7 +244,7 @@ class StreamMarkdown(LayoutOnce, Widget):
             # segments, not wrapped again as `Visual.to_strips` would (3x the cost per line).
             base = self.visual_style
             strip = Strip([Segment(text, style.rich_style) for text, style in
-                           line.render(base, end="", parse_style=self._get_style)])
+                           line.render(base, end="", parse_style=self.style_of)])
             # Merged segments: fewer style changes for the terminal, fewer chops to composite.
             pad = (base + _NOT_REVERSED).rich_style  # as Textual pads a line
             strip = strip.adjust_cell_length(self._width, pad).simplify()
@@ -320,11 +321,11 @@ class StreamMarkdown(LayoutOnce, Widget):
 
     def _follows_bottom(self) -> bool:
         """Does the pane keep its bottom (where this reply ends) in view as it grows? It is
-        anchored and the user did not scroll away (Textual 8.2 calls that "released"; if
-        that attribute ever goes, this says no and every block is measured at once)."""
+        anchored and the user did not scroll away (`textual_compat.anchor_released`; when
+        Textual cannot tell, this says no and every block is measured at once)."""
         scroller = self._scroller()
         return (scroller is not None and scroller.is_anchored
-                and getattr(scroller, "_anchor_released", True) is False)
+                and anchor_released(scroller) is False)
 
     def _layout(self, width: int) -> None:
         """Measure every block at `width` (a new width, theme or first layout)."""
@@ -393,6 +394,25 @@ class StreamMarkdown(LayoutOnce, Widget):
     def selection_updated(self, selection: Selection | None) -> None:
         self.refresh()
 
+    def style_of(self, style: Style | str) -> Style:
+        """A style for `Content.render` through public API: `.name` is a component class of
+        this widget or the nearest ancestor that has it; anything else is parsed."""
+        if isinstance(style, Style):
+            return style
+        if style.startswith("."):
+            for node in self.ancestors_with_self:
+                if not isinstance(node, Widget):
+                    break
+                try:
+                    return node.get_visual_style(style[1:], partial=True)
+                except KeyError:
+                    continue
+            return _PLAIN
+        try:
+            return Style.parse(style)
+        except Exception:  # an unknown style name in a theme: plain text, never a crash
+            return _PLAIN
+
     def settle_when_restyled(self) -> None:
         """`settle` in the style update that is coming (the reply's border changes as it
         ends), so that both make one repaint: each is a repaint of the whole pane."""
@@ -408,7 +428,7 @@ class StreamMarkdown(LayoutOnce, Widget):
 
     def _look_changed(self) -> bool:
         self._restyled = False
-        look = (self.visual_style, *(self._get_style(f".{name}")
+        look = (self.visual_style, *(self.style_of(f".{name}")
                                      for name in sorted(MARKDOWN_COMPONENTS)))
         changed, self._look = look != self._look, look
         return changed

@@ -54,7 +54,7 @@ def test_bounded_lru_caches_are_told_apart_and_a_missing_type_finds_none(
     def bounded(x: int) -> int:
         return x
 
-    @functools.lru_cache(maxsize=None)
+    @functools.cache
     def unbounded(x: int) -> int:
         return x
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from llama_tui.client.sse import Client
+from llama_tui.client.http import Client
 from llama_tui.model import Endpoint
 
 

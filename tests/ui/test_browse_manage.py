@@ -25,6 +25,7 @@ from tests.ui.conftest import (
     wait_for,
     wait_replies,
 )
+from tests.ui.screen_cells import screen_cells, screen_text
 
 
 def make_conversations(titles_and_texts: list[tuple[str, list[str]]]) -> list[Conversation]:
@@ -82,6 +83,51 @@ async def test_full_text_search_opens_conversation_at_the_match(app_factory):
         focused = app.focused
         assert isinstance(focused, UserMessage) and "purple giraffe" in focused.message.content
         assert focused.has_class("-match")
+
+
+async def search_for(pilot, words: str) -> OptionList:
+    app = pilot.app
+    await pilot.press("ctrl+f")
+    await wait_for(pilot, lambda: isinstance(app.screen, SearchScreen))
+    app.screen.query_one("#search-input", Input).value = words
+    hits = app.screen.query_one("#search-hits", OptionList)
+    await wait_for(pilot, lambda: hits.option_count and not any(
+        w.is_running for w in app.workers if w.group == "search"))
+    return hits
+
+
+async def test_search_lists_conversations_and_scrolls_a_long_reply_to_the_match(app_factory):
+    """One row per conversation (its number of matches, the first in context, the words
+    marked); Enter shows the line of a long reply that has the words, marked."""
+    long_reply = "\n\n".join([f"Paragraph {i} says nothing much." for i in range(40)]
+                              + ["Here is the purple giraffe at last.", "The end."])
+    make_conversations([("Zoo", ["where is it?", long_reply, "purple giraffe again?", "yes"]),
+                        ("Other", ["a purple giraffe", "ok"])])
+    app = app_factory()
+    async with app.run_test(size=SIZE) as pilot:
+        hits = await search_for(pilot, "Purple Giraffe")
+        rows = {str(hits.get_option_at_index(i).prompt) for i in range(hits.option_count)}
+        assert hits.option_count == 2, rows
+        assert any(row.startswith("Zoo  2×  ") for row in rows), rows
+        zoo = next(i for i in range(2) if str(hits.get_option_at_index(i).prompt)
+                   .startswith("Zoo"))
+        prompt = hits.get_option_at_index(zoo).prompt
+        marked = [prompt.plain[s.start:s.end] for s in prompt.spans if "reverse" in str(s.style)]
+        assert marked == ["purple giraffe"], prompt.spans
+        hits.focus()
+        hits.highlighted = zoo
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: not isinstance(app.screen, SearchScreen))
+        await wait_for(pilot, lambda: isinstance(app.focused, AssistantMessage))
+        assert app.focused.has_class("-match")
+        await wait_for(pilot, lambda: any("purple giraffe at last" in line
+                                          for line in screen_text(app)))
+        # the words are drawn marked (reversed) where they show
+        line = next(i for i, text in enumerate(screen_text(app)) if "giraffe at last" in text)
+        at = screen_text(app)[line].index("purple")
+        row = {c.x: c for c in screen_cells(app) if c.y == line}
+        after = row[at + len("purple giraffe") + 1]
+        assert row[at].bg != after.bg
 
 
 async def test_rename_delete_undo_and_pin(app_factory):

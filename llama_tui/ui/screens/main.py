@@ -210,10 +210,11 @@ class MainScreen(FocusActions, ManageActions, Screen[None]):
             return
         await self.open_id(event.conversation_id)
 
-    async def open_id(self, conversation_id: str, focus_index: int | None = None) -> None:
+    async def open_id(self, conversation_id: str, focus_index: int | None = None,
+                      mark: str = "") -> None:
         reply = self.app.engine.reply_for(conversation_id)
         if reply is not None:
-            await self.open_conversation(reply.conversation, focus_index)
+            await self.open_conversation(reply.conversation, focus_index, mark)
             return
         try:
             conv = await asyncio.to_thread(self.app.store.load, conversation_id)
@@ -221,14 +222,15 @@ class MainScreen(FocusActions, ManageActions, Screen[None]):
             self.notify(sanitize(str(exc)), title="Cannot open this conversation", severity="error",
                         markup=False)
             return
-        await self.open_conversation(conv, focus_index)
+        await self.open_conversation(conv, focus_index, mark)
         if focus_index is None or focus_index < 0:
             self.focus_prompt()
 
     async def open_conversation(
-        self, conv: Conversation | None, focus_index: int | None = None
+        self, conv: Conversation | None, focus_index: int | None = None, mark: str = "",
     ) -> None:
-        """Show `conv` (None: a new, unsaved conversation) with its reply still streaming."""
+        """Show `conv` (None: a new, unsaved conversation) with its reply still streaming;
+        `focus_index` and `mark`: a search hit's message and words (`ChatView.show`)."""
         if not self.is_attached:  # the app is quitting: keys still queued do nothing
             return
         self._set_live(None)
@@ -241,7 +243,7 @@ class MainScreen(FocusActions, ManageActions, Screen[None]):
             reply = None  # complete, only saving: shown as a finished reply
         view = await self.query_one(ChatView).show(conv, self.empty_hint(),
                                                    reply.message if reply else None,
-                                                   focus_index=focus_index)
+                                                   focus_index=focus_index, mark=mark)
         title = conv.title if conv and conv.title else "New conversation"
         self.query_one("#chat-title", Static).update(Content(sanitize(title)))
         if reply is not None and view is not None:

@@ -177,7 +177,8 @@ class ManageActions:
 
         async def opened(hit: Any) -> None:
             if hit is not None:
-                await self.open_id(hit.conversation_id, focus_index=hit.message_index)
+                await self.open_id(hit.conversation_id, focus_index=hit.message_index,
+                                   mark=hit.query)
 
         self.app.push_screen(SearchScreen(query), opened)
 

@@ -56,6 +56,8 @@ if TYPE_CHECKING:
 #: On a cold start, this many of the newest unindexed files are read before the first paint
 #: (500 cost about what 200 do with 10,000 files: the stat of every file dominates).
 FIRST_PAINT_FILES = 500
+#: Below this many columns the conversation list would leave the chat too little room.
+NARROW = 100
 #: After this long idle start, the Markdown parser and Pygments load in a thread (settle_in).
 WARM_UP_SECONDS = 1.0
 
@@ -115,6 +117,8 @@ class FilterInput(Input):
 
 
 class MainScreen(FocusActions, ManageActions, Screen[None]):
+    #: Narrower than NARROW columns, the list is hidden until asked for (`show_sidebar`).
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (NARROW, "-wide")]
     # Priority bindings run as their key arrives, before the keys after it are handed to the
     # focused widget (see `focus`): those that move focus or open a screen are priority.
     # ctrl+z stays a plain binding: in the prompt it is the prompt's own undo.
@@ -503,10 +507,6 @@ class MainScreen(FocusActions, ManageActions, Screen[None]):
 
     def action_settings(self) -> None:
         self.app.action_settings()
-
-    def action_toggle_sidebar(self) -> None:
-        pane = self.query_one("#sidebar-pane")
-        pane.display = not pane.display
 
     def action_reload(self) -> None:
         self.refresh_list()

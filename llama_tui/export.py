@@ -96,12 +96,18 @@ def read_import(path: Path) -> Conversation:
     return conv
 
 
+#: Starts the title of a fork: a prefix, so a long title cut to fit the list keeps it.
+FORK_MARK = "⑂ "
+
+
 def fork(conv: Conversation, upto: int) -> Conversation:
-    """A new conversation with the history up to and including message `upto`."""
+    """A new conversation with the history up to and including message `upto` (-1: none),
+    titled `FORK_MARK` + the original title (once, however often it was forked)."""
     forked = copy.deepcopy(conv)
     forked.id = new_id()
     forked.messages = [copy.deepcopy(m) for m in conv.messages[: upto + 1]]
-    forked.title = f"{conv.title} (fork)" if conv.title else "Fork"
+    title = conv.title.removeprefix(FORK_MARK)
+    forked.title = FORK_MARK + (title or "Fork")
     forked.created_at = forked.updated_at = utcnow()
     forked.pinned = False
     return forked

@@ -15,6 +15,7 @@ from llama_tui.ui.screens.search import SearchScreen
 from llama_tui.ui.widgets.chat_view import ChatView
 from llama_tui.ui.widgets.conversation_list import ConversationList
 from llama_tui.ui.widgets.message_view import AssistantMessage, UserMessage
+from llama_tui.ui.widgets.prompt_input import PromptInput
 from tests.fakeserver import chat_stream
 from tests.ui.conftest import (
     SIZE,
@@ -209,7 +210,40 @@ async def test_fork_at_a_message_and_copy_actions(app_factory):
         await wait_for(pilot, lambda: screen.current.id != conv.id)
     forked = [load_toml(p) for p in conversation_files() if p.stem != conv.id]
     assert [m["content"] for m in forked[0]["messages"]] == ["first q", "first a"]
-    assert forked[0]["title"] == "Forkable (fork)"
+    assert forked[0]["title"] == "⑂ Forkable"
+
+
+async def test_fork_at_a_user_message_puts_it_in_the_prompt(app_factory, fake_server):
+    """The fork ends before the message; the message waits in the prompt, and Enter sends
+    it there (the original stays as it was)."""
+    fake_server.enqueue(chat_stream(["a new answer"]))
+    (conv,) = make_conversations([("Forkable", ["first q", "first a", "second q", "second a"])])
+    app = app_factory()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = main(app)
+        await screen.open_id(conv.id)
+        await pilot.press("ctrl+up", "up")
+        assert isinstance(app.focused, UserMessage) and app.focused.message.content == "second q"
+        await pilot.press("f")
+        await wait_for(pilot, lambda: screen.current.id != conv.id)
+        prompt = screen.query_one(PromptInput)
+        await wait_for(pilot, lambda: prompt.text == "second q")
+        assert isinstance(app.focused, PromptInput)
+        assert [m.content for m in screen.current.messages] == ["first q", "first a"]
+        assert screen.current.title == "⑂ Forkable"
+        rows = [str(screen.query_one(ConversationList).render_line(y).text) for y in range(4)]
+        assert any("⑂ Forkable" in row for row in rows), rows
+        await pilot.press("end", "!", "enter")
+        await wait_replies(pilot)
+        assert [m.content for m in screen.current.messages] == [
+            "first q", "first a", "second q!", "a new answer"]
+        # forking at the first message: an empty fork, its text in the prompt
+        await screen.open_id(conv.id)
+        await pilot.press("ctrl+up", "up", "up", "up")
+        assert app.focused.message.content == "first q"
+        await pilot.press("f")
+        await wait_for(pilot, lambda: prompt.text == "first q" and not screen.current.messages)
+    assert len(conversation_files()) == 2
 
 
 async def test_regenerate_keeps_the_previous_reply(app_factory, fake_server):

@@ -216,19 +216,31 @@ class ManageActions:
         elif event.action == "copy-code":
             await self._copy_code(message.content)
         elif event.action == "fork":
-            forked = fork(conv, message_at(conv, message))
-            await self.app.save(forked)
-            self.upsert(forked)
-            typed = self.query_one("#prompt").text  # type: ignore[attr-defined]
-            await self.open_conversation(forked)
-            if typed and not self.query_one("#prompt").text:  # type: ignore[attr-defined]
-                self.query_one("#prompt").load_text(typed)  # type: ignore[attr-defined]
-            self.focus_prompt()  # a fork is made to go on from there
-            self.notify(f"Forked into {forked.title!r}.", markup=False)
+            await self._fork_at(conv, message)
         elif event.action == "edit" and message.role == Role.USER:
             self._edit_and_resend(conv, message)
         elif event.action in ("regenerate", "retry"):
             await self.regenerate(conv, message)
+
+    async def _fork_at(self: MainScreen, conv: Conversation, message: Any) -> None:  # type: ignore[misc]
+        """A fork to go on from `message`: it ends with a reply; at a user message it ends
+        before it, and that message waits in the prompt, to edit and send."""
+        prompt = self.query_one("#prompt")
+        index = message_at(conv, message)
+        at_prompt = message.role == Role.USER
+        forked = fork(conv, index - 1 if at_prompt else index)
+        if forked.messages:  # a fork of nothing yet is saved when its first turn is
+            await self.app.save(forked)
+            self.upsert(forked)
+        typed = prompt.text  # type: ignore[attr-defined]
+        await self.open_conversation(forked)
+        if at_prompt or (typed and not prompt.text):  # type: ignore[attr-defined]
+            prompt.load_text(message.content if at_prompt else typed)  # type: ignore[attr-defined]
+            prompt.move_cursor(prompt.document.end)  # type: ignore[attr-defined]
+        self.focus_prompt()  # a fork is made to go on from there
+        self.notify(f"Forked into {forked.title!r}"
+                    + (": the message is in the prompt, to edit and send." if at_prompt
+                       else "."), markup=False)
 
     async def _copy_code(self: MainScreen, markdown: str) -> None:  # type: ignore[misc]
         from llama_tui.ui.screens.dialogs import PickScreen

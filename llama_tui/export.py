@@ -16,6 +16,8 @@ from llama_tui.storage.files import MAX_CONVERSATION_BYTES, read_regular
 
 
 def to_markdown(conv: Conversation) -> str:
+    """The conversation as Markdown: one section per message; a regenerated reply is marked
+    as the earlier version, a reply's thinking is a collapsed `<details>` block above it."""
     lines = [f"# {conv.title or 'Untitled'}", ""]
     meta = [f"created {conv.created_at:%Y-%m-%d %H:%M} UTC"]
     if conv.endpoint:
@@ -25,9 +27,17 @@ def to_markdown(conv: Conversation) -> str:
         lines += ["**System**", "", conv.system, ""]
     for message in conv.messages:
         head = f"**{message.role.value.capitalize()}**"
+        if message.extra.get("superseded"):
+            head = f"**{message.role.value.capitalize()} (earlier version)**"
         if message.finish_reason and message.finish_reason != "stop":
             head += f" *({message.finish_reason})*"
-        lines += [head, "", message.content, ""]
+        lines += [head, ""]
+        if message.reasoning:
+            # Its own closing tag would end the block early (the rest would show open).
+            thinking = message.reasoning.strip().replace("</details", "&lt;/details")
+            lines += ["<details><summary>Thinking</summary>", "", thinking, "", "</details>",
+                      ""]
+        lines += [message.content, ""]
     return "\n".join(lines)
 
 

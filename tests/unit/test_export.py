@@ -1,0 +1,23 @@
+"""Markdown export (llama_tui.export.to_markdown)."""
+
+from __future__ import annotations
+
+from llama_tui.export import to_markdown
+from llama_tui.model import Conversation, Message, Role
+
+
+def test_an_earlier_version_is_marked_and_thinking_is_folded() -> None:
+    conv = Conversation(title="Jokes")
+    conv.messages = [
+        Message(Role.USER, "Tell me a joke"),
+        Message(Role.ASSISTANT, "first version", finish_reason="stop",
+                extra={"superseded": True}),
+        Message(Role.ASSISTANT, "second version", finish_reason="stop",
+                reasoning="Something short.\n</details> not the end"),
+    ]
+    text = to_markdown(conv)
+    assert "**Assistant (earlier version)**\n\nfirst version\n" in text
+    assert ("**Assistant**\n\n<details><summary>Thinking</summary>\n\nSomething short.\n"
+            "&lt;/details> not the end\n\n</details>\n\nsecond version\n") in text
+    assert text.count("<details>") == 1 and text.count("</details>") == 1
+    assert "(earlier version)" not in text.split("first version")[1]

@@ -487,15 +487,27 @@ class MainScreen(FocusActions, ManageActions, Screen[None]):
         conv = self.current
         record = self.app.last_request(conv) if conv else None
         focused = self.app.focused
+        shown: Message | None = None
         if isinstance(focused, AssistantMessage):  # F5 on a reply: that reply's request
             record = self.app.request_for(focused.message)
+            shown = focused.message
         if (reply := self.app.engine.reply_for(conv)) is not None:
             record = reply.record
         if record is None:
-            self.notify("No request for this was made in this session (the inspector keeps "
-                        "what this session sent).")
+            self.notify(self._no_request(conv, shown))
             return
         self.app.push_screen(InspectorScreen(record))
+
+    def _no_request(self, conv: Conversation | None, reply: Message | None) -> str:
+        """Why the inspector has nothing to show, in the user's words."""
+        if reply is None and conv is not None:
+            reply = next((m for m in reversed(conv.messages) if m.role == Role.ASSISTANT), None)
+        if reply is None:
+            return "Nothing was sent from this conversation yet."
+        if reply.created_at < self.app.started_at:
+            return ("Requests are kept for this session only; this reply was made before the "
+                    "app started.")
+        return "Requests are kept for this session only, for its latest replies."
 
     async def action_continue_document(self) -> None:
         if self.current is not None and self.current.mode == "completion":

@@ -201,6 +201,8 @@ async def test_fork_at_a_message_and_copy_actions(app_factory):
         assert copied[-1] == reply
         await pilot.press("y")
         await wait_for(pilot, lambda: isinstance(app.screen, PickScreen))
+        assert app.screen.items == ["1. python · 1 line · print('one')",
+                                    "2. bash · 1 line · echo two"]
         await pilot.press("down", "enter")
         await wait_for(pilot, lambda: not isinstance(app.screen, PickScreen))
         assert copied[-1] == "echo two\n"

@@ -33,12 +33,20 @@ from llama_tui.ui.widgets.message_view import MessageActions
 if TYPE_CHECKING:
     from llama_tui.ui.screens.main import MainScreen
 
-_FENCE = re.compile(r"^(`{3,}|~{3,})[^\n]*\n(.*?)^\1[ \t]*$", re.M | re.S)
+_FENCE = re.compile(r"^(`{3,}|~{3,})([^\n]*)\n(.*?)^\1[ \t]*$", re.M | re.S)
 
 
-def code_blocks(markdown: str) -> list[str]:
-    """The fenced code blocks of a reply, in order."""
-    return [m.group(2) for m in _FENCE.finditer(markdown)]
+def code_blocks(markdown: str) -> list[tuple[str, str]]:
+    """The fenced code blocks of a reply, in order: (language or "", code)."""
+    return [((m.group(2).split() or [""])[0], m.group(3)) for m in _FENCE.finditer(markdown)]
+
+
+def code_label(language: str, code: str) -> str:
+    """How the picker names a block: "python · 12 lines", then its first line."""
+    count = len(code.splitlines())
+    first = (code.strip().splitlines() or [""])[0].strip()
+    size = f"{count} line" + ("" if count == 1 else "s")
+    return f"{language or 'code'} · {size}" + (f" · {first[:60]}" if first else "")
 
 
 class ManageActions:
@@ -245,7 +253,8 @@ class ManageActions:
     async def _copy_code(self: MainScreen, markdown: str) -> None:  # type: ignore[misc]
         from llama_tui.ui.screens.dialogs import PickScreen
 
-        blocks = code_blocks(markdown)
+        found = code_blocks(markdown)
+        blocks = [code for _, code in found]
         if not blocks:
             self.notify("This message has no code block.")
             return
@@ -259,7 +268,8 @@ class ManageActions:
                 self.app.copy_to_clipboard(blocks[index])
                 self.notify(f"Code block {index + 1} copied to the clipboard.")
 
-        previews = [f"{i + 1}. {(b.strip().splitlines() or [''])[0][:70]}" for i, b in enumerate(blocks)]
+        previews = [sanitize(f"{i + 1}. {code_label(language, code)}")
+                    for i, (language, code) in enumerate(found)]
         self.app.push_screen(PickScreen("Which code block?", previews), picked)
 
     def _edit_and_resend(self: MainScreen, conv: Conversation, message: Any) -> None:  # type: ignore[misc]

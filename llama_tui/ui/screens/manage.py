@@ -29,6 +29,7 @@ from llama_tui.storage.codec import CodecError
 from llama_tui.storage.store import StoreError, Trashed
 from llama_tui.ui.widgets.conversation_list import ConversationList
 from llama_tui.ui.widgets.message_view import MessageActions
+from llama_tui.ui.widgets.prompt_input import PromptInput
 
 if TYPE_CHECKING:
     from llama_tui.ui.screens.main import MainScreen
@@ -205,6 +206,30 @@ class ManageActions:
             self.action_search()
         else:
             self.action_focus_rows()
+
+    # -- the prompt in an editor ------------------------------------------------------------
+
+    def on_prompt_input_editor_requested(self: MainScreen) -> None:  # type: ignore[misc]
+        """The prompt's text in $VISUAL / $EDITOR, the app suspended meanwhile (the editor
+        has the terminal); what was saved comes back in the prompt, cursor at its end."""
+        from textual.app import SuspendNotSupported
+
+        from llama_tui.editor import EditorError, edit_text
+
+        prompt = self.query_one(PromptInput)
+        try:
+            with self.app.suspend():
+                text = edit_text(prompt.text)
+        except SuspendNotSupported:
+            self.notify("This terminal cannot hand itself over to an editor.",
+                        severity="warning")
+            return
+        except EditorError as exc:
+            self.notify(sanitize(str(exc)), title="Editor", severity="error", markup=False)
+            return
+        prompt.load_text(text)
+        prompt.move_cursor(prompt.document.end)
+        self.focus_prompt()
 
     # -- message actions -------------------------------------------------------------------
 

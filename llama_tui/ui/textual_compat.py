@@ -96,3 +96,15 @@ def anchor_released(widget: Any) -> bool | None:
     every block at once (slower, never wrong)."""
     value = getattr(widget, "_anchor_released", None)
     return value if isinstance(value, bool) else None
+
+
+def write_sequence(app: Any, sequence: str) -> bool:
+    """Write an escape sequence of our own to the terminal, between frames (Textual's public
+    API has only the bell, `App.bell`, which writes through `_driver` the same way). False
+    when there is no terminal (headless) or Textual has no driver there: the caller rings
+    the bell instead."""
+    driver = getattr(app, "_driver", None)
+    if getattr(app, "is_headless", True) or driver is None or not hasattr(driver, "write"):
+        return False
+    driver.write(sequence)
+    return True

@@ -39,7 +39,7 @@ from llama_tui.session import (
 )
 from llama_tui.storage.codec import CodecError
 from llama_tui.storage.store import Problem, StoreError, Summary
-from llama_tui.ui import caches
+from llama_tui.ui import caches, notify
 from llama_tui.ui.messages import EngineMessage
 from llama_tui.ui.screens.focus import FocusActions
 from llama_tui.ui.screens.manage import ManageActions
@@ -419,6 +419,7 @@ class MainScreen(FocusActions, ManageActions, Screen[None]):
                 await self.open_conversation(conv)
         if reply.record is not None:
             self.app.remember_request(reply)
+        notify.reply_finished(self.app, reply)
         if not any(r.streaming and r.conversation.id == conv.id
                    for r in self.app.engine.replies):
             self.query_one(ConversationList).set_generating(conv.id, False)

@@ -96,7 +96,9 @@ class SearchScreen(EscapeCloses, ModalScreen[Hit | None]):
         self.query_one("#search-hits", OptionList).set_options(options)
         more = " (the first 200)" if len(hits) >= 200 else ""
         matches = sum(hit.count for hit in hits)
-        summary = (f"{matches} matches in {len(hits)} conversations{more} · "
+        plural = "" if len(hits) == 1 else "s"
+        summary = (f"{matches} match{'' if matches == 1 else 'es'} in {len(hits)} "
+                   f"conversation{plural}{more} · "
                    f"{len(summaries)} searched in {elapsed * 1000:.0f} ms"
                    ) if query.strip() else ""
         self.query_one("#search-summary", Static).update(Content(summary))

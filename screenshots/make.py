@@ -55,10 +55,10 @@ async def main(out: Path) -> None:
         server.enqueue(azure_content_filter_400())
         app = make_app(probe_servers=())
         async with app.run_test(size=SIZE) as pilot:
-            from tests.ui.conftest import main as main_screen
-            from tests.ui.conftest import type_and_send, wait_for, wait_replies
             from llama_tui.ui.screens.search import SearchScreen
             from llama_tui.ui.screens.settings import SettingsScreen
+            from tests.ui.conftest import main as main_screen
+            from tests.ui.conftest import type_and_send, wait_for, wait_replies
 
             await type_and_send(pilot, "How many people live in Lisbon?")
             await wait_replies(pilot)

@@ -2,8 +2,9 @@
 temporary folder and each SVG's text, cell by cell, is compared with the committed one.
 
 What varies from run to run is left out: Textual's per-run class names (only the text is
-read), timings (ms, tok/s), the fake server's port and the cursor's blink (a style, not text). A failure means: run
-`.venv/bin/python screenshots/make.py`, look at the new SVGs and commit them.
+read), timings (ms, tok/s), the fake server's port and the cursor's blink (a style, not
+text). A failure means: run `.venv/bin/python screenshots/make.py`, look at the new SVGs
+and commit them.
 """
 
 from __future__ import annotations

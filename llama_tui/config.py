@@ -33,6 +33,8 @@ __all__ = ["Config", "ConfigError", "ConfigNotSaved", "HideKeys", "finite_number
 log = logging.getLogger(__name__)
 
 ENV_ENDPOINT = "env"
+#: More retries than this only keep a dead server's user waiting.
+MAX_RETRIES = 10
 
 
 class ConfigError(Exception):
@@ -209,7 +211,10 @@ def _parse_endpoint(name: str, table: Any, path: Path) -> Endpoint:
                 raise ConfigError(path, prefix + key, "must be more than 0 seconds")
             setattr(endpoint, key, float(value))
     if "max_retries" in table:
-        endpoint.max_retries = _typed(table["max_retries"], (int,), path, prefix + "max_retries")
+        retries = _typed(table["max_retries"], (int,), path, prefix + "max_retries")
+        if not 0 <= retries <= MAX_RETRIES:
+            raise ConfigError(path, prefix + "max_retries", f"must be 0 to {MAX_RETRIES}")
+        endpoint.max_retries = retries
     return remember_secrets(endpoint)
 
 

@@ -61,6 +61,12 @@ SAVE_RETRY_SECONDS = 5.0
 #: Quitting waits this long for the last saves before giving up on them (a hung disk).
 SHUTDOWN_SECONDS = 5.0
 
+#: A reply is stopped when its answer or its thinking grows past these (characters): a
+#: runaway or hostile server cannot make a conversation file too big to open again (the store
+#: reads at most 8 MiB) or fill memory. Real replies are a few thousand characters.
+ANSWER_LIMIT = 2_000_000
+REASONING_LIMIT = 1_000_000
+
 #: How a reply ends when the user stops it, and when the app or process goes away.
 CANCELLED, INTERRUPTED = "cancelled", "interrupted"
 
@@ -104,6 +110,11 @@ class Reply:
     tool_calls: tuple[str, ...] = ()
     #: The model only thought: no answer (max_tokens spent thinking, or cut inside <think>).
     reasoning_only: bool = False
+    #: Characters of answer and of thinking received (for the size limits).
+    chars: int = 0
+    thought_chars: int = 0
+    #: "answer" or "thinking" when the reply was stopped at that one's size limit.
+    over_limit: str | None = None
     #: A bug (not an API error) that ended the reply; its text was kept anyway.
     crash: BaseException | None = None
     task: asyncio.Task[None] | None = field(default=None, repr=False)
@@ -331,29 +342,18 @@ class ReplyEngine:
 
     async def _run(self, reply: Reply, client: StreamSource, request: GenerationRequest) -> None:
         checkpoints = asyncio.create_task(self._checkpoints(reply))
-        finished: Finished | None = None
         try:
             try:
-                async for event in client.stream(request):
-                    if isinstance(event, TextDelta):
-                        now = time.monotonic()
-                        if reply.first_token_at is None:
-                            reply.first_token_at = now
-                        if reply.thinking_from is not None and reply.thinking_until is None:
-                            reply.thinking_until = now
-                        reply.parts.append(sanitize(event.text) if reply.clean else event.text)
-                        self._emit(TextGrew(reply))
-                    elif isinstance(event, ReasoningDelta):
-                        if reply.thinking_from is None:
-                            reply.thinking_from = time.monotonic()
-                        reply.reasoning_parts.append(
-                            sanitize(event.text) if reply.clean else event.text)
-                        self._emit(ReasoningGrew(reply))
-                    elif isinstance(event, ResponseStarted):
-                        reply.response = event
-                    elif isinstance(event, Finished):
-                        finished = event
-                        break
+                finished = await self._read(reply, client, request)
+                if finished is None:  # stopped at a size limit (or, defensively, no Finished)
+                    self._end(reply, "length" if reply.over_limit else INTERRUPTED,
+                              reply.partial_stats())
+                else:
+                    reply.content_filter = finished.content_filter
+                    reply.reasoning_only = finished.reasoning_only
+                    reply.tool_calls = tuple(sanitize(c.render()) for c in finished.tool_calls)
+                    self._end(reply, finished.finish_reason, finished.stats, finished.usage,
+                              _filter_words(finished))
             except asyncio.CancelledError:
                 self._end(reply, reply._stop_reason or INTERRUPTED, reply.partial_stats())
             except ApiError as exc:
@@ -366,15 +366,6 @@ class ReplyEngine:
                 reply.crash = exc
                 self._end(reply, "error", reply.partial_stats(),
                           error=f"internal error: {type(exc).__name__} (see the log)")
-            else:
-                if finished is not None:
-                    reply.content_filter = finished.content_filter
-                    reply.reasoning_only = finished.reasoning_only
-                    reply.tool_calls = tuple(sanitize(c.render()) for c in finished.tool_calls)
-                    self._end(reply, finished.finish_reason, finished.stats, finished.usage,
-                              _filter_words(finished))
-                else:  # the client always ends with Finished or an error; be safe anyway
-                    self._end(reply, INTERRUPTED, reply.partial_stats())
         finally:
             checkpoints.cancel()
         try:
@@ -383,6 +374,45 @@ class ReplyEngine:
             if self._replies.get(id(reply.conversation)) is reply:
                 del self._replies[id(reply.conversation)]
             self._forget_if_idle(reply.conversation)
+
+    async def _read(self, reply: Reply, client: StreamSource,
+                    request: GenerationRequest) -> Finished | None:
+        """Read the stream into `reply` until it finishes (its `Finished`), or until the answer
+        or the thinking passes its size limit (None; the response is closed)."""
+        stream = client.stream(request)
+        try:
+            async for event in stream:
+                if isinstance(event, TextDelta):
+                    now = time.monotonic()
+                    if reply.first_token_at is None:
+                        reply.first_token_at = now
+                    if reply.thinking_from is not None and reply.thinking_until is None:
+                        reply.thinking_until = now
+                    reply.parts.append(sanitize(event.text) if reply.clean else event.text)
+                    reply.chars += len(event.text)
+                    self._emit(TextGrew(reply))
+                    if reply.chars > ANSWER_LIMIT:
+                        reply.over_limit = "answer"
+                        return None
+                elif isinstance(event, ReasoningDelta):
+                    if reply.thinking_from is None:
+                        reply.thinking_from = time.monotonic()
+                    reply.thought_chars += len(event.text)
+                    if reply.thought_chars > REASONING_LIMIT:
+                        reply.over_limit = "thinking"
+                        return None
+                    reply.reasoning_parts.append(
+                        sanitize(event.text) if reply.clean else event.text)
+                    self._emit(ReasoningGrew(reply))
+                elif isinstance(event, ResponseStarted):
+                    reply.response = event
+                elif isinstance(event, Finished):
+                    return event
+            return None
+        finally:
+            aclose = getattr(stream, "aclose", None)
+            if aclose is not None:
+                await aclose()
 
     def _end(self, reply: Reply, reason: str, stats: Stats | None, usage: Usage | None = None,
              error: str | None = None) -> None:
@@ -398,6 +428,10 @@ class ReplyEngine:
             calls = ", ".join(reply.tool_calls)
             reply.message.extra["note"] = (f"The model asked to call {calls}; llama-tui does "
                                            "not run tools.")
+        elif reply.over_limit is not None:
+            limit = ANSWER_LIMIT if reply.over_limit == "answer" else REASONING_LIMIT
+            reply.message.extra["note"] = (f"The reply was stopped: its {reply.over_limit} "
+                                           f"passed llama-tui's limit of {limit:,} characters.")
         elif reply.reasoning_only:
             reply.message.extra["note"] = ("The model used the whole reply thinking and gave "
                                            "no answer: raise max_tokens or lower the "

@@ -71,6 +71,10 @@ class ReasoningDelta:
     text: str
 
 
+#: A tool call's arguments are shown (and noted on the message) up to this many characters.
+RENDER_LIMIT = 2000
+
+
 @dataclass(frozen=True)
 class ToolCall:
     """One function call the model asked for, its fragments joined. `arguments` is the JSON
@@ -81,13 +85,19 @@ class ToolCall:
     arguments: str
     id: str | None = None
 
-    def render(self) -> str:
-        """`get_weather({"city": "Paris"})`: one line, arguments re-encoded when they parse."""
-        try:
-            args = json.dumps(json.loads(self.arguments), ensure_ascii=False)
-        except ValueError:
-            args = self.arguments
-        return f"{self.name or '(unnamed)'}({args})"
+    def render(self, limit: int = RENDER_LIMIT) -> str:
+        """`get_weather({"city": "Paris"})`: one line, arguments re-encoded when they parse,
+        cut at `limit` characters (a server may send megabytes, or nesting no parser takes)."""
+        args = self.arguments[:limit + 1]
+        if len(self.arguments) <= limit:
+            try:
+                args = json.dumps(json.loads(self.arguments), ensure_ascii=False)
+            except (ValueError, RecursionError):
+                args = self.arguments
+        name = self.name[:200] or "(unnamed)"
+        if len(args) > limit:
+            args = f"{args[:limit]}… ({len(self.arguments):,} characters)"
+        return f"{name}({args})"
 
 
 @dataclass(frozen=True)

@@ -56,8 +56,16 @@ def parse_models(data: Any) -> list[ModelInfo]:
     items = (data.get("data") or data.get("models") or []) if isinstance(data, dict) else []
     if not isinstance(items, list):
         return []
-    return [ModelInfo(str(m.get("id") or m.get("name") or m.get("model")), _context_length(m))
-            for m in items if isinstance(m, dict)]
+    found = []
+    for m in items:
+        name = (m.get("id") or m.get("name") or m.get("model")) if isinstance(m, dict) else None
+        if isinstance(name, str) and name.strip() and len(name) <= MODEL_ID_LIMIT:
+            found.append(ModelInfo(name, _context_length(m)))
+    return found
+
+
+#: A model id longer than this is no model id (a hostile or broken server): not listed.
+MODEL_ID_LIMIT = 256
 
 
 #: Where servers put a model's context length, most specific first.

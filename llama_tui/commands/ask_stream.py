@@ -169,7 +169,9 @@ async def _with_a_model(
         except ApiError:
             models = []
     if len(models) != 1:
-        listed = ", ".join(sanitize(m) for m in models) or "none listed"
+        listed = ", ".join(sanitize(m) for m in models[:20]) or "none listed"
+        if len(models) > 20:
+            listed += f" and {len(models) - 20} more"
         say(f"the server needs a model: pass --model NAME (it lists: {listed})")
         return reply, EXIT_USAGE
     say(f"using the server's only model, {sanitize(models[0])}")

@@ -393,3 +393,15 @@ def test_secret_headers_are_hidden_like_the_key(tmp_path: Path) -> None:
         dict(SECRET_HEADERS),), None)
     HideKeys().filter(record)
     assert "sk-header" not in record.getMessage() and "visible-deployment" in record.getMessage()
+
+
+def test_max_retries_is_bounded(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import pytest as _pytest
+
+    from llama_tui.config import ConfigError as _ConfigError
+    from llama_tui.config import load_config as _load
+
+    path = tmp_path / "config.toml"
+    path.write_text('[endpoints.e]\nurl = "http://127.0.0.1:1/v1"\nmax_retries = 1000000000000\n')
+    with _pytest.raises(_ConfigError, match="max_retries"):
+        _load(path)

@@ -691,3 +691,11 @@ def test_a_json_error_message_is_hidden_and_cut() -> None:
     body = json.dumps({"error": {"message": "bad key " + KEY40 + " " + "z" * 5000}})
     error = error_from_body(401, body, {}, secrets=[KEY40])
     assert error.message.startswith("bad key " + KEY_HIDDEN) and len(error.message) <= 2000
+
+
+def test_model_lists_keep_string_ids_only() -> None:
+    from llama_tui.client.negotiate import parse_models
+
+    data = {"data": [{"id": "good"}, {"id": None}, {"id": {"x": 1}}, {"id": ["a"]},
+                     {"id": 12345}, {"id": "x" * 1000}, "not a dict"]}
+    assert [m.id for m in parse_models(data)] == ["good"]

@@ -323,3 +323,43 @@ async def test_a_save_asked_for_while_a_conflict_copy_is_written_goes_to_the_cop
     files = sorted(p.name for p in store.directory.glob("*.toml"))
     assert len(files) == 2, files  # the original (theirs) and one copy
     assert on_disk(store, conv)["messages"][0]["content"] == "mine, edited again"
+
+
+async def test_a_reply_past_its_size_limit_is_stopped_kept_and_says_why(
+    store: ConversationStore, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A runaway server cannot make the conversation file too big to open again."""
+    from llama_tui.client.events import ReasoningDelta
+
+    monkeypatch.setattr(engine_module, "ANSWER_LIMIT", 20)
+    monkeypatch.setattr(engine_module, "REASONING_LIMIT", 10)
+    engine = ReplyEngine(store)
+    script = Script()
+    conv, reply = started(engine, script)
+    script.send(*["0123456789"] * 5)  # never finishes by itself
+    await engine.wait(reply)
+    assert script.closed and reply.outcome == "length"
+    assert on_disk(store, conv)["messages"][-1]["content"] == "0123456789" * 3
+    assert "limit of 20 characters" in on_disk(store, conv)["messages"][-1]["note"]
+    script = Script()
+    conv, reply = started(engine, script)
+    script.send(ReasoningDelta("thinking "), ReasoningDelta("and thinking"))
+    await engine.wait(reply)
+    message = on_disk(store, conv)["messages"][-1]
+    assert message["reasoning"] == "thinking " and "its thinking passed" in message["note"]
+
+
+async def test_a_tool_call_no_parser_can_read_is_noted_not_a_crash(
+    store: ConversationStore,
+) -> None:
+    from llama_tui.client.events import ToolCall
+
+    engine = ReplyEngine(store)
+    script = Script()
+    conv, reply = started(engine, script)
+    deep = ToolCall("nest", "[" * 200_000)
+    script.send("an answer", Finished("tool_calls", None, Stats(), tool_calls=(deep,)))
+    await engine.wait(reply)
+    message = on_disk(store, conv)["messages"][-1]
+    assert message["content"] == "an answer" and reply.crash is None
+    assert "The model asked to call nest([[[" in message["note"] and len(message["note"]) < 3000

@@ -137,3 +137,29 @@ def request_record(endpoint: Endpoint, request: GenerationRequest) -> RequestRec
         body=build_payload(endpoint, request),
         request_headers=redacted_headers(endpoint),
     )
+
+
+#: The request that names a conversation ("title: generate"): short, cheap, no thinking.
+TITLE_PROMPT = ("Give this conversation a title of at most six words. Answer with the title "
+                "only: no quotes, no punctuation at the end.")
+#: Room for a reasoning model to think a little before the six words.
+TITLE_MAX_TOKENS = 256
+
+
+def title_request(conv: Conversation) -> GenerationRequest:
+    """One short request asking the model for a title from the conversation's start (its
+    first exchange, cut): not a turn of the conversation, never saved in it."""
+    opening = [m for m in conv.messages if m.role in (Role.USER, Role.ASSISTANT)][:2]
+    excerpt = "\n\n".join(f"{m.role.value}: {m.content[:1500]}" for m in opening)
+    messages = [{"role": "user", "content": f"{TITLE_PROMPT}\n\n{excerpt}"}]
+    params = GenerationParams(max_tokens=TITLE_MAX_TOKENS, temperature=0.2)
+    return GenerationRequest("chat", messages=messages, params=params, stream=False)
+
+
+def title_from_reply(text: str) -> str | None:
+    """The title in a model's answer (first line, quotes and end punctuation gone), or None."""
+    line = next((part.strip() for part in sanitize(text).splitlines() if part.strip()), "")
+    line = line.strip("\"'`*# ").rstrip(".!:;,")
+    if line.lower().startswith("title:"):
+        line = line[len("title:"):].strip()
+    return title_from_prompt(line) if line else None

@@ -26,6 +26,8 @@ class LlamaCommands(Provider):
             commands += [
                 ("conversation: new", "Start a new conversation (ctrl+n)", main.action_new_chat),
                 ("conversation: rename", "Rename this conversation", main.action_rename),
+                ("title: generate", "Ask the model for a short title (one small request)",
+                 main.action_generate_title),
                 ("conversation: delete", "Move it to the trash (ctrl+z undoes)",
                  main.action_delete),
                 ("conversation: undo delete", "Bring back the last deleted one",

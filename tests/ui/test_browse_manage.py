@@ -22,6 +22,7 @@ from tests.ui.conftest import (
     conversation_files,
     load_toml,
     main,
+    only_conversation,
     type_and_send,
     wait_for,
     wait_replies,
@@ -312,3 +313,25 @@ async def test_broken_theme_file_is_reported_and_not_fatal(app_factory):
         messages = " ".join(str(n.message) for n in app._notifications)
         assert "broken.toml" in messages and "typo.toml" in messages and "primary" in messages
         assert {"llama-dark", "llama-light", "llama-16"} <= set(app.available_themes)
+
+
+async def test_title_generate_asks_the_model_once_and_saves_its_answer(app_factory, fake_server):
+    """ctrl+p 'title: generate': one short request (not a turn of the conversation); the
+    answer, cleaned, becomes the title on screen, in the list and in the file."""
+    from tests.fakeserver import chat_json
+
+    fake_server.enqueue(chat_stream(["TOML is a config format."]))
+    fake_server.enqueue(chat_json('"Config \x1b]0;X\x07Formats Explained."'))
+    app = app_factory()
+    async with app.run_test(size=SIZE) as pilot:
+        await type_and_send(pilot, "What is TOML?")
+        await wait_replies(pilot)
+        screen = main(app)
+        screen.action_generate_title()
+        await wait_for(pilot, lambda: screen.current.title.startswith("Config"))
+        await wait_for(pilot, lambda: "Config" in str(screen.query_one("#chat-title").render()))
+        await wait_for(pilot, lambda: only_conversation()["title"] == screen.current.title)
+    assert screen.current.title == "Config ␛]0;X␇Formats Explained"
+    sent = fake_server.requests[-1].json()
+    assert "title of at most six words" in sent["messages"][0]["content"]
+    assert len(only_conversation()["messages"]) == 2  # the title request is not a turn

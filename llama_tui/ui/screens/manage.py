@@ -12,9 +12,12 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from textual.widgets import Input
+from textual.content import Content
+from textual.widgets import Input, Static
 
 from llama_tui import paths
+from llama_tui.client.events import ApiError
+from llama_tui.config import ConfigError
 from llama_tui.export import (
     ConversationImportError,
     fork,
@@ -25,6 +28,7 @@ from llama_tui.export import (
 )
 from llama_tui.model import Conversation, Role
 from llama_tui.sanitize import sanitize
+from llama_tui.session import title_from_reply, title_request
 from llama_tui.storage.codec import CodecError
 from llama_tui.storage.store import StoreError, Trashed
 from llama_tui.ui.widgets.conversation_list import ConversationList
@@ -94,6 +98,40 @@ class ManageActions:
                     await self.open_conversation(conv)
 
         self.app.push_screen(AskScreen("Rename conversation", conv.title), renamed)
+
+    def action_generate_title(self: MainScreen) -> None:  # type: ignore[misc]
+        """Ask the model for a short title (one small request; rename stays for your own)."""
+        conv = self._target()
+        if conv is None:
+            return
+        try:
+            endpoint = self.app.endpoint_for(conv)
+        except ConfigError as exc:
+            self.notify(str(exc), severity="error", markup=False)
+            return
+        if endpoint is None:
+            self.notify("No endpoint yet: add one in settings.", severity="warning")
+            return
+        client = self.app.clients.get(endpoint)
+
+        async def generate() -> None:
+            try:
+                reply = await client.complete(title_request(conv))
+            except ApiError as exc:
+                self.notify(exc.details()[0], title="No title", severity="error", markup=False)
+                return
+            title = title_from_reply(reply.text)
+            if title is None:
+                self.notify("The model gave no title.", severity="warning")
+                return
+            conv.title = title
+            await self.app.save(conv)
+            self.upsert(conv)
+            if conv is self.current:
+                self.query_one("#chat-title", Static).update(Content(sanitize(title)))
+            self.notify(f"Titled {title!r}.", markup=False)
+
+        self.run_worker(generate(), group="title", exclusive=True)
 
     async def action_delete(self: MainScreen) -> None:  # type: ignore[misc]
         conv = self._target()

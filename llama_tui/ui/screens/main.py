@@ -43,6 +43,7 @@ from llama_tui.ui import caches
 from llama_tui.ui.messages import EngineMessage
 from llama_tui.ui.screens.focus import FocusActions
 from llama_tui.ui.screens.manage import ManageActions
+from llama_tui.ui.screens.models import ModelActions
 from llama_tui.ui.widgets.chat_view import ChatView
 from llama_tui.ui.widgets.conversation_list import ConversationList
 from llama_tui.ui.widgets.message_view import FAILED, AssistantMessage, ReplySink
@@ -114,7 +115,7 @@ class FilterInput(Input):
     ]
 
 
-class MainScreen(FocusActions, ManageActions, Screen[None]):
+class MainScreen(FocusActions, ManageActions, ModelActions, Screen[None]):
     # Priority bindings run as their key arrives, before the keys after it are handed to the
     # focused widget (see `focus`): those that move focus or open a screen are priority.
     # ctrl+z stays a plain binding: in the prompt it is the prompt's own undo.
@@ -290,10 +291,10 @@ class MainScreen(FocusActions, ManageActions, Screen[None]):
             self.app.action_settings()
             return
         if conv is None or (not conv.messages and conv.endpoint is None):
-            params, system = (conv.params, conv.system) if conv else (None, None)
+            old = conv
             conv = self.fresh_conversation(endpoint)
-            if params is not None:
-                conv.params, conv.system = params, system
+            if old is not None:  # set before the first send (F3, the palette)
+                conv.params, conv.system, conv.model = old.params, old.system, old.model
             self.current = conv
         if (failed := failed_turn(conv, text)) is not None:  # the same prompt again: a retry
             await self.regenerate(conv, failed, prompt=text)
@@ -307,6 +308,7 @@ class MainScreen(FocusActions, ManageActions, Screen[None]):
                 set_document(conv, doc)
             else:
                 request = build_request(self.app.config, conv, endpoint, prompt=text)
+                self.warn_if_too_long(conv, text)
                 add_prompt(conv, text)
         except (PromptFormatError, ValueError) as exc:
             self.notify(str(exc), title="Cannot send", severity="error", markup=False)
@@ -417,9 +419,12 @@ class MainScreen(FocusActions, ManageActions, Screen[None]):
                    for r in self.app.engine.replies):
             self.query_one(ConversationList).set_generating(conv.id, False)
         self.update_status()
+        self.learn_context(reply)
         if reply.crash is not None:  # a bug, not an API error: the text is kept anyway
             self.notify("The reply stopped because of an internal error (see the log).",
                         severity="error")
+        elif self.model_refused(reply):  # a model is found, and the reply sent again
+            return
         elif reply.error is not None:
             title = "Blocked by the content filter" if reply.outcome == "content_filter" \
                 else "The request failed"
@@ -442,7 +447,13 @@ class MainScreen(FocusActions, ManageActions, Screen[None]):
         if self.current is None:
             self.current = self.fresh_conversation()
         conv = self.current
-        self.app.push_screen(ParamsScreen(conv, "the defaults from settings"),
+        try:  # the model the endpoint asks for when the conversation names none
+            endpoint = self.app.endpoint_of(conv)
+            default = endpoint and self.app.config.choose_endpoint(endpoint.name)
+        except ConfigError:
+            default = None
+        self.app.push_screen(ParamsScreen(conv, "the defaults from settings",
+                                          default.model if default else None),
                              lambda result: self._apply_params(conv, result))
 
     async def _apply_params(self, conv: Conversation, result: ParamsResult | None) -> None:
@@ -454,6 +465,8 @@ class MainScreen(FocusActions, ManageActions, Screen[None]):
         conv.params.max_tokens = result.max_tokens
         conv.params.stop = result.stop
         conv.params.memory_window = result.memory_window
+        conv.params.reasoning_effort = result.reasoning_effort
+        conv.model = result.model
         if conv.messages:
             await self.app.save(conv)
         self.update_status()
@@ -545,6 +558,7 @@ class MainScreen(FocusActions, ManageActions, Screen[None]):
             memory = "all" if k is None else f"last {k}"
             plural = "" if carried == 1 else "s"
             parts.append(f"memory: {memory} · next request: {carried} message{plural}")
+            parts += self.usage_status(conv, k)
         others = sum(1 for r in self.app.engine.replies if r.streaming and r is not reply)
         if others:
             parts.append(f"{others} streaming elsewhere")

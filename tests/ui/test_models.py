@@ -35,6 +35,13 @@ def status(app: Any) -> str:
     return str(main(app).query_one("#status").render())
 
 
+def picker_ready(app: Any) -> bool:
+    """The picker is up, its list filled and its filter focused: keys go there now."""
+    screen = app.screen
+    return isinstance(screen, ModelPickerScreen) and bool(screen.query(OptionList)) \
+        and bool(screen.shown()) and isinstance(app.focused, Input)
+
+
 def said(app: Any) -> list[str]:
     return [str(n.message) for n in app._notifications]
 
@@ -73,9 +80,9 @@ async def test_several_models_open_the_picker_which_filters_and_remembers_the_ch
     app = app_factory()
     async with app.run_test(size=SIZE) as pilot:
         await type_and_send(pilot, "hello")
-        await wait_for(pilot, lambda: isinstance(app.screen, ModelPickerScreen), timeout=10)
+        await wait_for(pilot, lambda: picker_ready(app), timeout=10)
         picker = app.screen
-        assert isinstance(picker, ModelPickerScreen)
+        assert isinstance(picker, ModelPickerScreen) and len(picker.shown()) == 3
         labels = [str(picker.query_one(OptionList).get_option_at_index(i).prompt)
                   for i in range(3)]
         assert "\x1b" not in "".join(labels) and "400,000 tokens" in labels[0]
@@ -102,12 +109,12 @@ async def test_escape_in_the_picker_restores_the_prompt_and_a_resend_asks_again(
     app = app_factory()
     async with app.run_test(size=SIZE) as pilot:
         await type_and_send(pilot, "which model?")
-        await wait_for(pilot, lambda: isinstance(app.screen, ModelPickerScreen), timeout=10)
+        await wait_for(pilot, lambda: picker_ready(app), timeout=10)
         await pilot.press("escape")
         prompt = main(app).query_one(PromptInput)
         await wait_for(pilot, lambda: prompt.text == "which model?")
         await pilot.press("enter")  # the same prompt again: a retry in place
-        await wait_for(pilot, lambda: isinstance(app.screen, ModelPickerScreen), timeout=10)
+        await wait_for(pilot, lambda: picker_ready(app), timeout=10)
         await pilot.press("down", "down", "enter")  # the list, then the second model
         await wait_for(pilot, lambda: len(posts(fake_server)) == 3, timeout=10)
         await wait_replies(pilot)
@@ -192,9 +199,11 @@ async def test_usage_shows_under_the_reply_and_in_the_status_with_the_context(
         await wait_replies(pilot)
         footer = str(main(app).query(AssistantMessage).last()._footer.render())
         assert "tokens 412 in · 57 out · 30 thinking" in footer
-        assert "last reply 412 in · 57 out · 30 thinking" in status(app)
         await wait_for(pilot, lambda: "of 500 tokens" in status(app))
         assert "next request ~469 of 500 tokens" in status(app)  # 412 + 57 + nothing typed
+        assert "last: " not in status(app)  # no room beside the list: under the reply
+        await pilot.press("ctrl+b")
+        await wait_for(pilot, lambda: "last: 412 in · 57 out · 30 thinking" in status(app))
         main(app).query_one(PromptInput).load_text("x" * 400)
         assert "next request ~569 of 500 tokens" in status(app)
         await pilot.press("enter")

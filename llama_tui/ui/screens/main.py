@@ -539,6 +539,7 @@ class MainScreen(FocusActions, ManageActions, ModelActions, Screen[None]):
 
     def update_status(self) -> None:
         parts: list[str] = [self.app.endpoint_label(self.current)]  # never runs a key command
+        used: str | None = None
         conv = self.current
         k = conv.params.memory_window if conv else self.app.config.memory_window
         reply = self.app.engine.reply_for(conv)
@@ -557,12 +558,16 @@ class MainScreen(FocusActions, ManageActions, ModelActions, Screen[None]):
             carried = next_request_size(conv, k, self.app.config.system_prompt)
             memory = "all" if k is None else f"last {k}"
             plural = "" if carried == 1 else "s"
-            parts.append(f"memory: {memory} · next request: {carried} message{plural}")
-            parts += self.usage_status(conv, k)
+            tokens, used = self.usage_status(conv, k)
+            parts.append(f"memory: {memory} · "
+                         + (tokens or f"next request: {carried} message{plural}"))
         others = sum(1 for r in self.app.engine.replies if r.streaming and r is not reply)
         if others:
             parts.append(f"{others} streaming elsewhere")
         text = "  ·  ".join(parts)
+        width = self.query_one("#status").size.width
+        if used and (not width or len(text) + len(used) + 5 <= width):
+            text += "  ·  " + used  # else left out: the line under the reply says it too
         streaming = reply is not None and reply.streaming
         if streaming != self._stop_shown:  # the footer's "Stop" only while a reply streams
             self._stop_shown = streaming

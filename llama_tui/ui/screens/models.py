@@ -236,15 +236,17 @@ class ModelActions:
         wanted = endpoint.model or (models[0].id if len(models) == 1 else None)
         return next((m.context_length for m in models if m.id == wanted), None)
 
-    def usage_status(self: MainScreen, conv: Conversation | None, k: int | None) -> list[str]:  # type: ignore[misc]
-        """The status line's words on tokens: the last reply's, and the next request's."""
-        parts = []
-        if words := usage_words(last_usage(conv)):
-            parts.append(f"last reply {words}")
-        if (context := self.context_length(conv)) is not None:
-            estimate = self.estimate(conv, self.query_one(PromptInput).text, k)
-            parts.append(f"next request ~{estimate:,} of {context:,} tokens")
-        return parts
+    def usage_status(self: MainScreen, conv: Conversation | None,  # type: ignore[misc]
+                     k: int | None) -> tuple[str | None, str | None]:
+        """The status line's words on tokens: the next request's size against the model's
+        context (None while that is not known), and the last reply's usage (None: none)."""
+        used = usage_words(last_usage(conv))
+        context = self.context_length(conv)
+        if context is None:
+            return None, f"last: {used}" if used else None
+        estimate = self.estimate(conv, self.query_one(PromptInput).text, k)
+        return f"next request ~{estimate:,} of {context:,} tokens", \
+            f"last: {used}" if used else None
 
     def estimate(self: MainScreen, conv: Conversation | None, text: str, k: int | None) -> int:  # type: ignore[misc]
         return estimate_tokens(conv, text, k, self.app.config.system_prompt)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from llama_tui.client.dialects import GenerationRequest, build_payload, resolve_url
 from llama_tui.config import Config
-from llama_tui.inspect import RequestRecord, redacted_headers
+from llama_tui.inspector import RequestRecord, redacted_headers
 from llama_tui.model import (
     Conversation,
     Endpoint,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -24,3 +25,27 @@ def fake_server() -> Iterator[FakeServer]:
     """A started scripted fake OpenAI server on a real socket, stopped afterwards."""
     with FakeServer() as server:
         yield server
+
+
+#: Files whose tests run the real program on a pseudo-terminal.
+_PTY = {"test_kill9.py", "test_injection_pty.py", "test_display_paths.py", "test_exit_paths.py",
+        "test_links.py"}
+#: Files of the fast subset outside tests/unit: the client against a real socket.
+_FAST_NETWORK = {"test_client_socket.py", "test_client_wire.py", "test_hostile_server.py"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Markers by where a test lives (`pytest -m "not slow"` is the fast subset, well under a
+    minute: unit tests and the client over a socket). slow: the app through Pilot, real
+    processes, pseudo-terminals, fuzzing; pty: the program on a pseudo-terminal; fuzz:
+    hypothesis with many examples."""
+    for item in items:
+        path = Path(str(item.fspath))
+        folder, name = path.parent.name, path.name
+        if name.startswith("test_fuzz_"):
+            item.add_marker(pytest.mark.fuzz)
+        if name in _PTY:
+            item.add_marker(pytest.mark.pty)
+        fast = folder == "unit" or (folder == "network" and name in _FAST_NETWORK)
+        if not fast or name.startswith("test_fuzz_"):
+            item.add_marker(pytest.mark.slow)

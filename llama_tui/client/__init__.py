@@ -35,7 +35,7 @@ from llama_tui.client.events import (
     ToolCall,
     TruncatedStream,
 )
-from llama_tui.client.sse import Client, Reply
+from llama_tui.client.http import Client, Reply
 
 __all__ = [
     "ApiError",

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 
 from llama_tui.client.events import ModelInfo
-from llama_tui.client.sse import Client
+from llama_tui.client.http import Client
 from llama_tui.model import Endpoint
 
 

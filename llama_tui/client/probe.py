@@ -6,7 +6,7 @@ import asyncio
 from dataclasses import dataclass
 
 from llama_tui.client.events import ApiError
-from llama_tui.client.sse import Client
+from llama_tui.client.http import Client
 from llama_tui.model import Endpoint
 
 #: The usual local servers and their default ports.

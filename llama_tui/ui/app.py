@@ -27,7 +27,7 @@ from llama_tui.config import (
 )
 from llama_tui.config_file import save_config
 from llama_tui.engine import EngineEvent, Reply, ReplyEngine, Saved, SaveFailed
-from llama_tui.inspect import RequestRecord
+from llama_tui.inspector import RequestRecord
 from llama_tui.keys import KeyResolver
 from llama_tui.model import Conversation, Endpoint, Message
 from llama_tui.sanitize import sanitize

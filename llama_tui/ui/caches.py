@@ -16,9 +16,10 @@ one (`maxsize=None`) is bounded by its keys (classes, a data table loaded once).
 
 from __future__ import annotations
 
-import functools
 import sys
 from typing import Any
+
+from llama_tui.ui.textual_compat import is_bounded_lru_cache
 
 #: Emptied above this many entries in all (~2.4 MB); one screen refills ~3,000-5,000.
 ENTRY_LIMIT = 10_000
@@ -42,8 +43,7 @@ def lru_caches() -> list[Any]:
                 members = list(vars(value).values()) if isinstance(value, type) else []
                 for item in (value, *members):
                     item = getattr(item, "__func__", item)  # classmethod, staticmethod
-                    if (isinstance(item, functools._lru_cache_wrapper)
-                            and item.cache_parameters()["maxsize"] is not None):
+                    if is_bounded_lru_cache(item):
                         found[id(item)] = item
         _found[:] = found.values()
     return _found
@@ -51,19 +51,6 @@ def lru_caches() -> list[Any]:
 
 def entries() -> int:
     return sum(cache.cache_info().currsize for cache in lru_caches())
-
-
-def forget_removed_widgets() -> None:
-    """Empty `StylesCache.get_inner_outer`, an lru_cache on a method of each widget's styles
-    cache: it keeps up to 1,024 removed widgets' caches alive, with their rendered lines
-    (Textualize/textual#6665). Unlike the rest, emptied whenever widgets go, whatever its
-    size: the soak measured ~1.6 MB by reply 200, ~8 MB per 50 replies before the chat
-    emptied the removed widgets' own caches."""
-    from textual._styles_cache import StylesCache
-
-    clear = getattr(StylesCache.get_inner_outer, "cache_clear", None)
-    if clear is not None:  # Textual 8.2; a later one may have fixed the cache
-        clear()
 
 
 def trim(limit: int | None = None) -> bool:

@@ -44,7 +44,7 @@ LOGIT_BIAS_ENV = "BENCH_LOGIT_BIAS"
 
 def run_ask_with_extra_body(argv: list[str]) -> int:
     """`llama-tui ask` exactly as shipped, except that the payload gets `logit_bias` added."""
-    import llama_tui.client.sse as sse
+    import llama_tui.client.http as sse
     from llama_tui.cli import main
 
     extra = json.loads(os.environ[LOGIT_BIAS_ENV])

@@ -101,7 +101,12 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=25)
     args = parser.parse_args()
     sys.path.insert(0, args.tree or str(ROOT))
-    from llama_tui.client import sse
+    import importlib
+
+    try:  # the client module's name since it was renamed, and before
+        sse = importlib.import_module("llama_tui.client.http")
+    except ImportError:
+        sse = importlib.import_module("llama_tui.client.sse")
 
     print(f"client: {sse.__file__}")
     for name, ns in add_cost(sse, args.runs * 2).items():

@@ -77,16 +77,6 @@ def run_cli(
     return Run(done.returncode, done.stdout, stderr)
 
 
-@pytest.fixture
-def home(isolated_home: Path) -> Path:
-    return isolated_home
-
-
-@pytest.fixture
-def url(fake_server: FakeServer) -> str:
-    return fake_server.base_url + "/v1"
-
-
 def ask(home: Path, url: str, *args: str, **kw: Any) -> Run:
     return run_cli(home, "ask", "--base-url", url, *args, **kw)
 

@@ -23,16 +23,6 @@ from tests.network.test_cli_ask import ask, sent
 THOUGHTS = ["The user greets. ", "I should greet back."]
 
 
-@pytest.fixture
-def home(isolated_home: Path) -> Path:
-    return isolated_home
-
-
-@pytest.fixture
-def url(fake_server: FakeServer) -> str:
-    return fake_server.base_url + "/v1"
-
-
 @pytest.mark.parametrize("shape", ["reasoning_content", "reasoning", "ollama", "openrouter"])
 def test_the_answer_goes_to_stdout_and_the_thinking_to_stderr(
     home: Path, fake_server: FakeServer, url: str, shape: str,

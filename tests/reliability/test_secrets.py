@@ -19,7 +19,7 @@ import pytest
 
 from llama_tui import paths
 from llama_tui.config import Config, hide_keys_in_logs, load_config
-from llama_tui.inspect import as_curl, describe
+from llama_tui.inspector import as_curl, describe
 from llama_tui.model import Endpoint
 from llama_tui.ui.app import make_app
 from tests.fakeserver import FakeServer, Response, chat_stream, error_response

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from textual.widgets import Button, Input, TextArea
 
-from llama_tui.inspect import KEY_VARIABLE
+from llama_tui.inspector import KEY_VARIABLE
 from llama_tui.ui.screens.dialogs import InspectorScreen, ParamsScreen, TemplateScreen
 from llama_tui.ui.widgets.chat_view import ChatView
 from tests.fakeserver import azure_content_filter_400, chat_stream, completion_stream
@@ -200,7 +200,7 @@ async def test_inspector_on_a_focused_reply_shows_that_replys_request(app_factor
 def test_the_inspector_keeps_the_requests_of_the_last_replies_only(isolated_home) -> None:
     """A long session must not keep every request body it sent (they hold the history)."""
     from llama_tui.engine import Reply
-    from llama_tui.inspect import RequestRecord
+    from llama_tui.inspector import RequestRecord
     from llama_tui.model import Conversation, Message, Role
     from llama_tui.ui.app import INSPECTOR_KEEP, make_app
 

@@ -4,13 +4,17 @@ coalesces tokens into few frames."""
 
 from __future__ import annotations
 
-import asyncio
+import heapq
+import itertools
 import re
 import time
+from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from textual.app import App, ComposeResult
 from textual.geometry import Size
+from textual.pilot import Pilot
 from textual.selection import Selection
 from textual.widget import Widget
 from textual.widgets import Markdown, Static
@@ -22,7 +26,14 @@ from llama_tui.ui.widgets.message_view import AssistantMessage
 from llama_tui.ui.widgets.stream_markdown import MarkdownScroll, StreamMarkdown
 from tests.fakeserver import chat_stream
 from tests.fakeserver.markdown import markdown_reply
-from tests.ui.conftest import SIZE, main, type_and_send, wait_for, wait_replies
+from tests.ui.conftest import (
+    SIZE,
+    main,
+    only_conversation,
+    type_and_send,
+    wait_for,
+    wait_replies,
+)
 
 
 def shown_text(widget: Widget) -> str:
@@ -122,99 +133,132 @@ async def test_streamed_text_is_never_parsed_as_markup(app_factory, fake_server,
     assert not [s for s in seen if "not bold" in s or "click=app.quit" in s or "really" in s]
 
 
-async def test_tokens_arriving_together_make_one_frame_and_the_first_shows_at_once():
-    body = StreamMarkdown(streaming=True)
-    advances: list[bool] = []
+class FakeClock:
+    """Time for a `StreamMarkdown` that moves only when the test says: `advance` runs the
+    widget's timers that fall due, in order, at once. Frames then never depend on how busy
+    the machine is (two busy cores made real-time counts off by one or two)."""
+
+    def __init__(self, *bodies: StreamMarkdown) -> None:
+        self.now = 1000.0
+        self._timers: list[tuple[float, int, Callable[[], None]]] = []
+        self._order = itertools.count()
+        for body in bodies:
+            body._now = lambda: self.now  # type: ignore[method-assign]
+            body._later = self.later  # type: ignore[method-assign]
+
+    def later(self, delay: float, callback: Callable[[], None]) -> None:
+        heapq.heappush(self._timers, (self.now + max(delay, 0.0), next(self._order), callback))
+
+    def advance(self, seconds: float = 0.0) -> None:
+        """Let `seconds` pass; 0: just run what is due (the event loop getting a turn)."""
+        end = self.now + seconds
+        while self._timers and self._timers[0][0] <= end:
+            due, _, callback = heapq.heappop(self._timers)
+            self.now = max(self.now, due)
+            callback()
+        self.now = end
+
+
+def count_advances(monkeypatch: pytest.MonkeyPatch, clock: FakeClock | None = None
+                   ) -> list[tuple[float, bool]]:
+    """(time, final) of every `BlockStream.advance` (one per frame drawn)."""
+    advances: list[tuple[float, bool]] = []
     original = BlockStream.advance
 
     def counting(self: BlockStream, final: bool):  # type: ignore[no-untyped-def]
-        advances.append(final)
+        advances.append((clock.now if clock else time.monotonic(), final))
         return original(self, final)
 
-    BlockStream.advance = counting  # type: ignore[method-assign]
-    try:
-        async with Page(body).run_test(size=SIZE) as pilot:
-            body.FRAME_SECONDS = 0.3
-            body.append("first")
-            await pilot.pause(0.05)
-            assert "first" in shown_text(body)  # idle before: drawn at once
-            for piece in markdown_reply(500)[1:]:
-                body.append(piece)  # 500 tokens within one frame interval
-            await pilot.pause(0.05)
-            assert len(advances) == 1  # not drawn yet: the frame cap holds
-            await pilot.pause(0.4)
-            assert len(advances) == 2  # ...then once, for all of them
-            body.finish()
-            await pilot.pause()
-            assert advances[-1] is True
-    finally:
-        BlockStream.advance = original  # type: ignore[method-assign]
+    monkeypatch.setattr(BlockStream, "advance", counting)
+    return advances
 
 
-async def _feed_for(body: StreamMarkdown, seconds: float, *, backlog: bool) -> int:
-    """Append words for `seconds`. A backlog: one every ~50 us (what reading text already
-    received costs), the event loop running every 50 words (as at the client's socket
-    reads); otherwise a live stream of ~500 words a second. Returns the words appended."""
+async def laid_out(pilot: Pilot[None], body: StreamMarkdown) -> None:
+    await wait_for(pilot, lambda: body.size.width > 0)
+
+
+async def test_tokens_arriving_together_make_one_frame_and_the_first_shows_at_once(monkeypatch):
+    body = StreamMarkdown(streaming=True)
+    clock = FakeClock(body)
+    advances = count_advances(monkeypatch, clock)
+    async with Page(body).run_test(size=SIZE) as pilot:
+        await laid_out(pilot, body)
+        body.FRAME_SECONDS = 0.3
+        body.append("first")
+        clock.advance()
+        assert "first" in shown_text(body)  # idle before: drawn at once
+        for piece in markdown_reply(500)[1:]:
+            body.append(piece)  # 500 tokens within one frame interval
+        clock.advance(0.05)
+        assert len(advances) == 1  # not drawn yet: the frame cap holds
+        clock.advance(0.3)
+        assert len(advances) == 2  # ...then once, for all of them
+        body.finish()
+        assert advances[-1][1] is True
+
+
+def _feed_for(body: StreamMarkdown, clock: FakeClock, seconds: float, *, backlog: bool) -> int:
+    """Append words for `seconds` of the fake clock. A backlog: one every 50 us (what reading
+    text already received costs), the event loop running every 50 words (as at the client's
+    socket reads); otherwise a live stream of 500 words a second. Returns the words appended."""
     words = 0
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
+    end = clock.now + seconds
+    while clock.now < end:
         words += 1
         body.append("word " if words % 40 else "word\n\n")
         if not backlog:
-            await asyncio.sleep(0.002)
+            clock.advance(0.002)
             continue
-        busy_until = time.monotonic() + 0.00005
-        while time.monotonic() < busy_until:
-            pass
+        clock.now += 0.00005  # busy reading: no timer runs
         if words % 50 == 0:
-            await asyncio.sleep(0)
+            clock.advance()
     return words
 
 
-async def test_a_backlog_is_drawn_once_caught_up_and_a_live_stream_frame_by_frame():
+async def test_a_backlog_is_drawn_once_caught_up_and_a_live_stream_frame_by_frame(monkeypatch):
     body = StreamMarkdown(streaming=True)
-    advances: list[float] = []
-    original = BlockStream.advance
-
-    def counting(self: BlockStream, final: bool):  # type: ignore[no-untyped-def]
-        advances.append(time.monotonic())
-        return original(self, final)
-
-    BlockStream.advance = counting  # type: ignore[method-assign]
-    try:
-        async with Page(body).run_test(size=SIZE) as pilot:
-            body.FRAME_SECONDS, body.BACKLOG_MAX_WAIT = 0.05, 2.0
-            body.append("first")
-            await pilot.pause(0.1)
-            assert len(advances) == 1  # the first text after a pause: at once
-            await _feed_for(body, 0.4, backlog=True)
-            # Its first words came after a pause: drawn at once. Then frames were due every
-            # 50 ms, but it was behind.
-            assert len(advances) == 2
-            await pilot.pause(0.1)
-            assert len(advances) == 3  # caught up: drawn once, at once
-            start = len(advances)
-            await _feed_for(body, 0.4, backlog=False)
-            assert len(advances) - start >= 4  # a live stream: its frames (8 due) drawn
-            body.BACKLOG_MAX_WAIT = 0.1
-            start = len(advances)
-            await _feed_for(body, 0.5, backlog=True)
-            assert len(advances) - start >= 2  # a long backlog still shows progress
-    finally:
-        BlockStream.advance = original  # type: ignore[method-assign]
+    clock = FakeClock(body)
+    advances = count_advances(monkeypatch, clock)
+    async with Page(body).run_test(size=SIZE) as pilot:
+        await laid_out(pilot, body)
+        body.FRAME_SECONDS, body.BACKLOG_MAX_WAIT = 0.05, 2.0
+        body.append("first")
+        clock.advance(0.1)
+        assert len(advances) == 1  # the first text after a pause: at once
+        _feed_for(body, clock, 0.4, backlog=True)
+        # Its first words came after a pause: drawn at once. Then frames were due every
+        # 50 ms, but it was behind.
+        assert len(advances) == 2
+        caught_up = clock.now
+        clock.advance(0.1)
+        assert len(advances) == 3  # caught up: drawn once, at once
+        assert advances[-1][0] - caught_up <= 3 * StreamMarkdown.BACKLOG_PAUSE
+        start = len(advances)
+        _feed_for(body, clock, 0.4, backlog=False)
+        assert len(advances) - start == 1 + 8  # a live stream: at once, then every 50 ms
+        body.BACKLOG_MAX_WAIT = 0.1
+        start = len(advances)
+        _feed_for(body, clock, 0.5, backlog=True)
+        drawn = [t for t, _ in advances[start:]]
+        assert len(drawn) >= 4  # a long backlog still shows progress...
+        assert max(b - a for a, b in itertools.pairwise(drawn)) <= 0.1 + 0.01  # ...steadily
 
 
 async def test_height_grows_in_steps_while_streaming_and_fits_after():
     body = StreamMarkdown(streaming=True)
+    clock = FakeClock(body)
     async with Page(body).run_test(size=SIZE) as pilot:
+        await laid_out(pilot, body)
         for piece in markdown_reply(1200):
             body.append(piece)
-        await pilot.pause(0.3)
+        clock.advance(StreamMarkdown.BACKLOG_MAX_WAIT)
+        assert not body._blocks.pending  # drawn
+        height = body._height()
+        await wait_for(pilot, lambda: body.size.height == height)
         drawn = len(shown_text(body).splitlines())
-        assert drawn <= body.size.height < drawn + StreamMarkdown.GROWTH_STEP
+        assert drawn <= height < drawn + StreamMarkdown.GROWTH_STEP
         body.finish()
-        await pilot.pause()
-        assert body.size.height == len(shown_text(body).splitlines())
+        await wait_for(pilot, lambda: body.size.height == len(shown_text(body).splitlines()))
 
 
 async def test_theme_change_redraws_finished_blocks():
@@ -278,14 +322,17 @@ async def test_a_growing_reply_costs_one_layout_pass_per_step_and_is_measured_on
         view = await chat.add(Message(Role.ASSISTANT, ""), streaming=True)
         assert view is not None
         body = view.query_one(StreamMarkdown)
-        await pilot.pause(0.2)
+        clock = FakeClock(body)
+        await laid_out(pilot, body)
+        await pilot.pause()
         extra: list[int] = []
         for n in range(12):  # ~6 screens of text, a growth step (<= 16 lines) at a time
             height, passes = body.size.height, len(reflows)
             scrollbar = chat.show_vertical_scrollbar
             body.append("".join(f"line {n}.{i}\n\n" for i in range(8)))
-            await pilot.pause(0.25)
-            assert body.size.height > height
+            clock.advance(StreamMarkdown.FRAME_SECONDS)
+            await wait_for(pilot, lambda: body.size.height > height)  # noqa: B023
+            await pilot.pause()  # whatever layout pass this one asked for
             if chat.show_vertical_scrollbar == scrollbar:
                 assert len(reflows) - passes == 1, f"step {n}: {len(reflows) - passes} layouts"
             else:  # the step that overflows: Textual lays out again for its scrollbar
@@ -308,16 +355,20 @@ async def test_a_burst_is_shown_from_its_bottom_and_measured_above_after_the_fra
         view = await chat.add(Message(Role.ASSISTANT, ""), streaming=True)
         assert view is not None
         body = view.query_one(StreamMarkdown)
+        clock = FakeClock(body)
+        await laid_out(pilot, body)
         body.append("first words")
-        await pilot.pause(0.2)
+        clock.advance()
+        await wait_for(pilot, lambda: "first words" in body.render_line(0).text)
         body.append(text)
         body.finish()
         assert body._frozen.estimated  # the blocks above the screen: not measured yet
-        await pilot.pause(0.05)  # the frame with the last words
+        # The frame with the last words: its code drawn plain, highlighted after.
+        await wait_for(pilot, lambda: body._frozen.blocks[-1].plain)
         rows = body._frozen.rows
         bottom = [body.render_line(rows - 1 - i).text for i in range(SIZE[1])]
-        assert body._frozen.blocks[-1].plain  # its code: drawn plain, highlighted after
-        await pilot.pause(StreamMarkdown.SETTLE_AFTER + 0.2)
+        assert body._frozen.estimated
+        clock.advance(StreamMarkdown.SETTLE_AFTER)
         assert not body._frozen.estimated
         assert not any(b.plain for b in body._frozen.blocks)
         rows = body._frozen.rows
@@ -342,3 +393,69 @@ async def test_a_burst_is_shown_from_its_bottom_and_measured_above_after_the_fra
         body.append(text)
         body.finish()
         assert not body._frozen.estimated
+
+
+async def _rendered_per_token(monkeypatch: pytest.MonkeyPatch, kind: str, length: int,
+                              window: int) -> float:
+    """Characters rendered per token (a work count, not a time) over `window` tokens that
+    arrive 5 per frame after an open block of `length` tokens."""
+    from llama_tui.ui.widgets import stream_markdown
+    from tests.benchmarks.bench_long_block import tokens
+
+    rendered = [0]
+    render = stream_markdown.render_block
+
+    def counting(node, width, theme):  # type: ignore[no-untyped-def]
+        block = render(node, width, theme)
+        rendered[0] += sum(len(line.plain) for line in block.lines)
+        return block
+
+    monkeypatch.setattr(stream_markdown, "render_block", counting)
+    body = StreamMarkdown(streaming=True)
+    clock = FakeClock(body)
+    async with Page(body).run_test(size=SIZE) as pilot:
+        await laid_out(pilot, body)
+        body.append("".join(tokens(kind, length)))
+        clock.advance(1.0)
+        rendered[0] = 0
+        for start in range(length, length + window, 5):
+            body.append("".join(tokens(kind, 5, start)))
+            clock.advance(StreamMarkdown.FRAME_SECONDS)
+        assert not body._blocks.pending
+        await pilot.pause()
+    return rendered[0] / window
+
+
+async def test_an_open_block_costs_the_same_per_token_at_any_length(monkeypatch):
+    """A runaway paragraph or code fence: what a frame renders does not grow with the block
+    (block_stream.py cuts it into pieces drawn once), so neither does the cost per token."""
+    for kind in ("paragraph", "line", "fence"):
+        short = await _rendered_per_token(monkeypatch, kind, 1_000, window=500)
+        long = await _rendered_per_token(monkeypatch, kind, 10_000, window=2_000)
+        assert long < 2 * short, (kind, short, long)
+
+
+async def test_escape_stops_a_reply_with_a_huge_open_block_promptly(app_factory, fake_server):
+    """An endless paragraph (no blank line) arriving as fast as the app reads it: escape
+    acts at once. Before the block was cut into pieces, each frame parsed and drew all of
+    it, and closing the reply did it once more: escape took seconds (12.9 s after 30 s)."""
+    from llama_tui.ui.screens.main import MainScreen
+
+    line = " ".join(f"word{i}" for i in range(50)) + "\n"
+    fake_server.enqueue(chat_stream([line] * 20_000, delay=0.002))
+    app = app_factory()
+    async with app.run_test(size=SIZE) as pilot:
+        await type_and_send(pilot, "Never stop")
+        screen: MainScreen = main(app)
+        view = screen.query_one(ChatView).query_one(AssistantMessage)
+        await wait_for(pilot, lambda: len(view.source) > 150_000, timeout=30)
+        shown = len(view.source)
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: not app.engine.replies, timeout=2.0)
+        # What the app still read after escape, in the stream's own time (load-proof):
+        # 20 lines of 50 words, less than 0.1 s of this stream.
+        assert len(view.source) - shown < 20 * len(line)
+        await wait_replies(pilot)
+        assert view.has_class("-partial")
+    reply = only_conversation()["messages"][1]
+    assert reply["finish_reason"] == "cancelled" and reply["content"] == view.source

@@ -365,7 +365,7 @@ def test_secret_headers_are_hidden_like_the_key(tmp_path: Path) -> None:
     import logging
 
     from llama_tui.config import HideKeys
-    from llama_tui.inspect import redacted_headers
+    from llama_tui.inspector import redacted_headers
     from llama_tui.model import is_secret_header
 
     assert [is_secret_header(n) for n in SECRET_HEADERS] == [True] * 4 + [False]

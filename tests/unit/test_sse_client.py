@@ -28,7 +28,7 @@ from llama_tui.client import (
     TextDelta,
     TruncatedStream,
 )
-from llama_tui.client.sse import MAX_RETRY_WAIT
+from llama_tui.client.http import MAX_RETRY_WAIT
 from llama_tui.model import Endpoint
 
 URL = "https://llama.example/v1"

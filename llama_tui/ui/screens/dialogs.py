@@ -16,7 +16,7 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static, TextArea
 
-from llama_tui.inspect import RequestRecord, as_curl, describe
+from llama_tui.inspector import RequestRecord, as_curl, describe
 from llama_tui.model import REASONING_EFFORTS, Conversation
 from llama_tui.prompts import Template, TemplateError
 from llama_tui.sanitize import sanitize

@@ -19,7 +19,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
 
 from llama_tui import paths
 from llama_tui.client.dialects import GenerationRequest
@@ -44,6 +44,7 @@ from llama_tui.ui.messages import EngineMessage
 from llama_tui.ui.screens.focus import FocusActions
 from llama_tui.ui.screens.manage import ManageActions
 from llama_tui.ui.screens.models import ModelActions
+from llama_tui.ui.textual_compat import LeanFooter
 from llama_tui.ui.widgets.chat_view import ChatView
 from llama_tui.ui.widgets.conversation_list import ConversationList
 from llama_tui.ui.widgets.message_view import FAILED, AssistantMessage, ReplySink
@@ -161,7 +162,7 @@ class MainScreen(FocusActions, ManageActions, ModelActions, Screen[None]):
                 yield ChatView(id="messages")
                 yield PromptInput(id="prompt")
                 yield Static("", id="status")
-        yield Footer()
+        yield LeanFooter()
 
     async def on_mount(self) -> None:
         self.refresh_list(first=FIRST_PAINT_FILES)

@@ -18,13 +18,14 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.screen import Screen
-from textual.widgets import Button, Footer, Input, Label, OptionList, Select, Static, TextArea
+from textual.widgets import Button, Input, Label, OptionList, Select, Static, TextArea
 from textual.widgets.option_list import Option
 
 from llama_tui.client import ApiError, Client, GenerationRequest
 from llama_tui.config import ConfigError, env_endpoint, url_problem
 from llama_tui.model import AUTH_SCHEMES, MODES, Endpoint, GenerationParams, is_secret_header
 from llama_tui.sanitize import sanitize
+from llama_tui.ui.textual_compat import LeanFooter
 
 if TYPE_CHECKING:
     from llama_tui.ui.app import LlamaApp
@@ -181,7 +182,7 @@ class SettingsScreen(Screen[None]):
                 )
                 yield _field("theme", Select(compact=True, options=[], id="theme", prompt="theme"))
                 yield Static("", id="defaults-result")
-        yield Footer()
+        yield LeanFooter()
 
     def on_mount(self) -> None:
         self.query_one("#settings-intro").display = bool(self.intro)

@@ -12,8 +12,8 @@ from textual.widgets import Button, Static
 
 from llama_tui.model import Conversation, Message
 from llama_tui.ui import caches
+from llama_tui.ui.textual_compat import LayoutOnce, forget_removed_widgets, forget_styles_cache
 from llama_tui.ui.widgets.completion_view import CompletionDocument
-from llama_tui.ui.widgets.layout_once import LayoutOnce
 from llama_tui.ui.widgets.message_view import AssistantMessage, ReplySink, message_widget
 from llama_tui.ui.widgets.stream_markdown import MarkdownScroll
 
@@ -85,8 +85,8 @@ class ChatView(LayoutOnce, MarkdownScroll, can_focus=False):
         removed since too: notifications, dialogs...) is emptied, and Textual's and Rich's
         other memo caches once they are big (see `caches`)."""
         for widget in self.walk_children(Widget, with_self=False):
-            widget._styles_cache.clear()
-        caches.forget_removed_widgets()
+            forget_styles_cache(widget)
+        forget_removed_widgets()
         caches.trim()
 
     async def _mount_older(self, generation: int, older: list[Widget], first: Widget) -> None:

@@ -4,7 +4,7 @@ A block is measured when it freezes (rendered without code highlighting, which g
 height) and painted (code highlighted, turned into strips) only when one of its lines is
 drawn. A long reply that arrives in one burst, or one reopened from disk, costs a parse and
 a wrap, then only the blocks on screen are painted; Pygments never runs for code that
-nobody scrolled to. The lines measured are kept for the newest `KEEP_LINES` blocks (those
+nobody scrolled to. The lines measured are kept for the newest `MEASURED_BLOCKS` blocks (those
 at the bottom of a reply, drawn next) and painted from: only code is rendered again.
 
 Many blocks finishing at once while the view follows the bottom (text that arrived faster
@@ -30,7 +30,7 @@ from llama_tui.ui.widgets.markdown_blocks import margins
 Measure = Callable[[Node], "tuple[list[Content], int, int]"]  # lines, margin above, below
 Estimate = Callable[[Node], int]  # a guess of a block's height
 Paint = Callable[["FrozenBlock"], list[Strip]]  # a block's strips, exactly `height` rows
-KEEP_LINES = 8
+MEASURED_BLOCKS = 8
 
 
 @dataclass
@@ -70,8 +70,8 @@ class FrozenBlocks:
         first = self.rows + (max(self.blocks[-1].bottom, top) if self.blocks else 0)
         if lines is not None:
             height = len(lines)
-        if len(self.blocks) >= KEEP_LINES:
-            self.blocks[-KEEP_LINES].lines = None
+        if len(self.blocks) >= MEASURED_BLOCKS:
+            self.blocks[-MEASURED_BLOCKS].lines = None
         self.blocks.append(FrozenBlock(node, first, height, top, bottom, lines,
                                        exact=lines is not None))
         self._firsts.append(first)

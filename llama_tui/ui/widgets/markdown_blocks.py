@@ -73,8 +73,10 @@ def _text_length(node: Node) -> int:
 def margins(node: Node) -> tuple[int, int]:
     token = node.token
     if token.type == "heading_open":
-        return _MARGINS.get(token.tag, (1, 1))
-    return _MARGINS.get(token.type, (0, 1))
+        top, bottom = _MARGINS.get(token.tag, (1, 1))
+    else:
+        top, bottom = _MARGINS.get(token.type, (0, 1))
+    return (0 if node.joined_above else top), (0 if node.joined_below else bottom)
 
 
 def _render(node: Node, width: int, theme: type[HighlightTheme] | None, depth: int) -> list[Content]:
@@ -86,7 +88,7 @@ def _render(node: Node, width: int, theme: type[HighlightTheme] | None, depth: i
     if kind == "blockquote_open":
         return _quote(node, width, theme, depth)
     if kind in ("fence", "code_block"):
-        return _code(node.token, width, theme)
+        return _code(node, width, theme)
     if kind == "table_open":
         return _table(node, width)
     if kind == "hr":
@@ -210,17 +212,21 @@ def _quote(node: Node, width: int, theme: type[HighlightTheme] | None, depth: in
     return [_fill(bar + " " + line, width, ".stream-markdown--quote") for line in body]
 
 
-def _code(token: Token, width: int, theme: type[HighlightTheme] | None) -> list[Content]:
-    code = token.content.rstrip()
+def _code(node: Node, width: int, theme: type[HighlightTheme] | None) -> list[Content]:
+    """A code block between two padding lines; a piece of a cut one (block_stream.py) has
+    the padding only where the whole block starts or ends, and keeps its own last lines."""
+    token = node.token
+    code = token.content.removesuffix("\n") if node.joined_below else token.content.rstrip()
     language = token.info.split()[0] if token.info.strip() else None
     if theme is not None and code:
         content = _highlighted(code, language, theme)
     else:
         content = Content(code.expandtabs(8))
-    lines = [Content("")]
+    lines = [] if node.joined_above else [Content("")]
     for line in content.split("\n", allow_blank=True):
         lines += [Content("  ") + part for part in line.fold(max(width - 4, 2))]
-    lines.append(Content(""))
+    if not node.joined_below:
+        lines.append(Content(""))
     return [_fill(line, width, ".stream-markdown--code") for line in lines]
 
 
@@ -235,7 +241,11 @@ def _highlighted(code: str, language: str | None, theme: type[HighlightTheme]) -
 
         if len(_HIGHLIGHTED) >= 256:
             _HIGHLIGHTED.clear()
-        _HIGHLIGHTED[key] = highlight(code, language=language, theme=theme)
+        content = highlight(code, language=language, theme=theme)
+        if len(content.plain) < len(code) and code.startswith(content.plain):
+            # It drops a last newline: a piece of a cut block keeps its last blank line.
+            content += Content(code[len(content.plain):])
+        _HIGHLIGHTED[key] = content
     return _HIGHLIGHTED[key]
 
 

@@ -20,7 +20,7 @@ from textual.widgets import Static
 
 from llama_tui.model import Message, Role, Stats, Usage
 from llama_tui.sanitize import sanitize
-from llama_tui.ui.widgets.layout_once import LayoutOnce
+from llama_tui.ui.textual_compat import LayoutOnce
 from llama_tui.ui.widgets.prompt_input import TypingGoesToPrompt
 from llama_tui.ui.widgets.stream_markdown import StreamMarkdown
 from llama_tui.ui.widgets.thinking import ThinkingBlock

@@ -19,6 +19,7 @@ Selection (mouse drag, copy) works on the rendered text.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.segment import Segment
@@ -30,9 +31,9 @@ from textual.strip import Strip
 from textual.style import Style
 from textual.widget import Widget
 
+from llama_tui.ui.textual_compat import LayoutOnce, anchor_released
 from llama_tui.ui.widgets.block_stream import BlockStream, Node, make_parser
 from llama_tui.ui.widgets.frozen_blocks import FrozenBlock, FrozenBlocks, first_difference
-from llama_tui.ui.widgets.layout_once import LayoutOnce
 from llama_tui.ui.widgets.markdown_blocks import (
     estimate_height,
     has_code,
@@ -59,6 +60,7 @@ MARKDOWN_COMPONENTS: frozenset[str] = frozenset({
 
 
 _NOT_REVERSED = Style(reverse=False)
+_PLAIN = Style()
 
 
 class MarkdownScroll(VerticalScroll):
@@ -155,7 +157,7 @@ class StreamMarkdown(LayoutOnce, Widget):
         if not text:
             return
         self._blocks.feed(text)
-        now = time.monotonic()
+        now = self._now()
         if now - self._last_append > self.BACKLOG_PAUSE:
             self._run, self._run_start = 0, now
         self._run += 1
@@ -163,11 +165,7 @@ class StreamMarkdown(LayoutOnce, Widget):
         if self._frame_due:
             return
         self._frame_due = True
-        wait = self._last_frame + self.FRAME_SECONDS - now
-        if wait > 0:
-            self.set_timer(wait, self._frame)
-        else:
-            self.call_later(self._frame)
+        self._later(self._last_frame + self.FRAME_SECONDS - now, self._frame)
 
     def finish(self) -> None:
         """No more text: freeze the last blocks (code gets highlighted) and drop the slack."""
@@ -175,10 +173,22 @@ class StreamMarkdown(LayoutOnce, Widget):
         self._advance(final=True)
         self.refresh(layout=True)  # the exact height, without the slack
 
+    # Time and timers go through these two (tests drive frames with a fake clock).
+
+    def _now(self) -> float:
+        return time.monotonic()
+
+    def _later(self, delay: float, callback: Callable[[], None]) -> None:
+        """Call `callback` in `delay` seconds (soon after the current message if <= 0)."""
+        if delay > 0:
+            self.set_timer(delay, callback)
+        else:
+            self.call_later(callback)
+
     def _frame(self) -> None:
-        now = time.monotonic()
+        now = self._now()
         if self._behind(now):
-            self.set_timer(2 * self.BACKLOG_PAUSE, self._frame)  # drawn once caught up
+            self._later(2 * self.BACKLOG_PAUSE, self._frame)  # drawn once caught up
             return
         self._frame_due = False
         self._last_frame = now
@@ -234,7 +244,7 @@ class StreamMarkdown(LayoutOnce, Widget):
             # segments, not wrapped again as `Visual.to_strips` would (3x the cost per line).
             base = self.visual_style
             strip = Strip([Segment(text, style.rich_style) for text, style in
-                           line.render(base, end="", parse_style=self._get_style)])
+                           line.render(base, end="", parse_style=self.style_of)])
             # Merged segments: fewer style changes for the terminal, fewer chops to composite.
             pad = (base + _NOT_REVERSED).rich_style  # as Textual pads a line
             strip = strip.adjust_cell_length(self._width, pad).simplify()
@@ -278,7 +288,7 @@ class StreamMarkdown(LayoutOnce, Widget):
             self._frozen.extend(newly_frozen, self._measure,
                                 lambda node: estimate_height(node, self._width),
                                 rows=self._viewport_height())
-            self.set_timer(self.SETTLE_AFTER, self.settle)
+            self._later(self.SETTLE_AFTER, self.settle)
         else:
             for node in newly_frozen:
                 self._frozen.append(node, self._measure)
@@ -311,11 +321,11 @@ class StreamMarkdown(LayoutOnce, Widget):
 
     def _follows_bottom(self) -> bool:
         """Does the pane keep its bottom (where this reply ends) in view as it grows? It is
-        anchored and the user did not scroll away (Textual 8.2 calls that "released"; if
-        that attribute ever goes, this says no and every block is measured at once)."""
+        anchored and the user did not scroll away (`textual_compat.anchor_released`; when
+        Textual cannot tell, this says no and every block is measured at once)."""
         scroller = self._scroller()
         return (scroller is not None and scroller.is_anchored
-                and getattr(scroller, "_anchor_released", True) is False)
+                and anchor_released(scroller) is False)
 
     def _layout(self, width: int) -> None:
         """Measure every block at `width` (a new width, theme or first layout)."""
@@ -384,6 +394,25 @@ class StreamMarkdown(LayoutOnce, Widget):
     def selection_updated(self, selection: Selection | None) -> None:
         self.refresh()
 
+    def style_of(self, style: Style | str) -> Style:
+        """A style for `Content.render` through public API: `.name` is a component class of
+        this widget or the nearest ancestor that has it; anything else is parsed."""
+        if isinstance(style, Style):
+            return style
+        if style.startswith("."):
+            for node in self.ancestors_with_self:
+                if not isinstance(node, Widget):
+                    break
+                try:
+                    return node.get_visual_style(style[1:], partial=True)
+                except KeyError:
+                    continue
+            return _PLAIN
+        try:
+            return Style.parse(style)
+        except Exception:  # an unknown style name in a theme: plain text, never a crash
+            return _PLAIN
+
     def settle_when_restyled(self) -> None:
         """`settle` in the style update that is coming (the reply's border changes as it
         ends), so that both make one repaint: each is a repaint of the whole pane."""
@@ -399,7 +428,7 @@ class StreamMarkdown(LayoutOnce, Widget):
 
     def _look_changed(self) -> bool:
         self._restyled = False
-        look = (self.visual_style, *(self._get_style(f".{name}")
+        look = (self.visual_style, *(self.style_of(f".{name}")
                                      for name in sorted(MARKDOWN_COMPONENTS)))
         changed, self._look = look != self._look, look
         return changed

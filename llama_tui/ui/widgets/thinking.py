@@ -1,13 +1,16 @@
 """A reasoning model's thinking, shown apart from its answer.
 
-Live while the model thinks: dim, headed "Thinking · 12 s", its last lines only (the cost of a
-frame does not grow with the thinking). It collapses to one line ("▸ Thought for 12 s") when the
-answer starts or the reply ends; `t` on the focused reply, or a click, opens and closes it.
-The text is sanitised before it gets here and shown literally (never as markup).
+Live while the model thinks: dim, headed "Thinking · 12 s", its last lines only, wrapped here
+to the block's width so that the block keeps one height (a frame repaints it without a layout
+of the chat, and costs the same however long the thinking grows). It folds to one line
+("▸ Thought for 12 s") when the answer starts or the reply ends; `t` on the focused reply, or
+a click, opens and closes it. The text is sanitised before it gets here and shown literally
+(never as markup).
 """
 
 from __future__ import annotations
 
+import textwrap
 import time
 
 from textual.content import Content
@@ -80,8 +83,10 @@ class ThinkingBlock(Static):
 
     def _draw(self) -> None:
         self._pending = False
+        relayout = self.has_class("-live") != self.live
         self.set_class(self.live, "-live")
-        self.update(Content(self._header() + self._body()))
+        # Live, the block has a fixed height (app.tcss): its text changes, its size does not.
+        self.update(Content(self._header() + self._body()), layout=relayout or not self.live)
 
     def _header(self) -> str:
         seconds = self.seconds
@@ -101,7 +106,8 @@ class ThinkingBlock(Static):
         return "\n" + tail if tail else ""
 
     def _tail(self) -> str:
-        """The last lines, from the last pieces only (a long thinking costs no more)."""
+        """The last rows as they wrap at this width, from the last pieces only (a long
+        thinking costs no more)."""
         pieces: list[str] = []
         size = 0
         for piece in reversed(self._parts):
@@ -110,4 +116,7 @@ class ThinkingBlock(Static):
             if size >= LIVE_CHARS:
                 break
         text = "".join(reversed(pieces))[-LIVE_CHARS:]
-        return "\n".join(text.splitlines()[-LIVE_LINES:])
+        width = max(self.content_size.width, 20)
+        rows = [row for line in text.splitlines()[-LIVE_LINES:]
+                for row in (textwrap.wrap(line, width) or [""])]
+        return "\n".join(rows[-LIVE_LINES:])

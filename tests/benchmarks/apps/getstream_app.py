@@ -22,7 +22,7 @@ from textual.widgets import Markdown, Static
 
 from llama_tui.client import TextDelta
 from llama_tui.client.dialects import GenerationRequest
-from llama_tui.client.sse import Client
+from llama_tui.client.http import Client
 from llama_tui.model import Endpoint
 from llama_tui.sanitize import sanitize
 

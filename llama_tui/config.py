@@ -80,6 +80,8 @@ class Config:
     memory_window: int | None = None
     system_prompt: str | None = None
     theme: str | None = None
+    #: A terminal notification when a long reply ends while the terminal is in the background.
+    notify_when_done: bool | None = None
     keymap: dict[str, str] = field(default_factory=dict)
     path: Path | None = None
     #: Non-fatal findings (e.g. a world-readable file holding keys), shown once by the UI/CLI.
@@ -141,7 +143,7 @@ def env_endpoint() -> Endpoint | None:
 # -- loading ----------------------------------------------------------------------------------
 
 _TOP = {"default_endpoint", "defaults", "memory_window", "system_prompt", "theme", "keymap",
-        "endpoints"}
+        "endpoints", "notify_when_done"}
 _ENDPOINT_KEYS = {"url", "kind", "auth", "key", "key_env", "key_cmd", "model", "headers",
                   "connect_timeout", "read_timeout", "prompt_format", "verify", "ca_bundle",
                   "insecure", "max_retries", "max_tokens_field", "reasoning_control"}
@@ -298,7 +300,8 @@ def _config_from_data(data: dict[str, Any], path: Path) -> Config:
     if "defaults" in data:
         config.defaults = parse_params(data["defaults"], path, "defaults.")
     for key, types in (("default_endpoint", (str,)), ("system_prompt", (str,)),
-                       ("theme", (str,)), ("memory_window", (int,)), ("keymap", (dict,))):
+                       ("theme", (str,)), ("memory_window", (int,)), ("keymap", (dict,)),
+                       ("notify_when_done", (bool,))):
         if key in data:
             setattr(config, key, _typed(data[key], types, path, key))
     for action, keys in list(config.keymap.items()):
@@ -321,7 +324,8 @@ def _config_from_data(data: dict[str, Any], path: Path) -> Config:
 
 def config_to_dict(config: Config) -> dict[str, Any]:
     data: dict[str, Any] = {}
-    for key in ("default_endpoint", "system_prompt", "theme", "memory_window"):
+    for key in ("default_endpoint", "system_prompt", "theme", "memory_window",
+                "notify_when_done"):
         if getattr(config, key) is not None:
             data[key] = getattr(config, key)
     if defaults := config.defaults.as_dict():

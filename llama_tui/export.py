@@ -16,6 +16,8 @@ from llama_tui.storage.files import MAX_CONVERSATION_BYTES, read_regular
 
 
 def to_markdown(conv: Conversation) -> str:
+    """The conversation as Markdown: one section per message; a regenerated reply is marked
+    as the earlier version, a reply's thinking is a collapsed `<details>` block above it."""
     lines = [f"# {conv.title or 'Untitled'}", ""]
     meta = [f"created {conv.created_at:%Y-%m-%d %H:%M} UTC"]
     if conv.endpoint:
@@ -25,9 +27,17 @@ def to_markdown(conv: Conversation) -> str:
         lines += ["**System**", "", conv.system, ""]
     for message in conv.messages:
         head = f"**{message.role.value.capitalize()}**"
+        if message.extra.get("superseded"):
+            head = f"**{message.role.value.capitalize()} (earlier version)**"
         if message.finish_reason and message.finish_reason != "stop":
             head += f" *({message.finish_reason})*"
-        lines += [head, "", message.content, ""]
+        lines += [head, ""]
+        if message.reasoning:
+            # Its own closing tag would end the block early (the rest would show open).
+            thinking = message.reasoning.strip().replace("</details", "&lt;/details")
+            lines += ["<details><summary>Thinking</summary>", "", thinking, "", "</details>",
+                      ""]
+        lines += [message.content, ""]
     return "\n".join(lines)
 
 
@@ -96,12 +106,18 @@ def read_import(path: Path) -> Conversation:
     return conv
 
 
+#: Starts the title of a fork: a prefix, so a long title cut to fit the list keeps it.
+FORK_MARK = "⑂ "
+
+
 def fork(conv: Conversation, upto: int) -> Conversation:
-    """A new conversation with the history up to and including message `upto`."""
+    """A new conversation with the history up to and including message `upto` (-1: none),
+    titled `FORK_MARK` + the original title (once, however often it was forked)."""
     forked = copy.deepcopy(conv)
     forked.id = new_id()
     forked.messages = [copy.deepcopy(m) for m in conv.messages[: upto + 1]]
-    forked.title = f"{conv.title} (fork)" if conv.title else "Fork"
+    title = conv.title.removeprefix(FORK_MARK)
+    forked.title = FORK_MARK + (title or "Fork")
     forked.created_at = forked.updated_at = utcnow()
     forked.pinned = False
     return forked

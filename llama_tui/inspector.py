@@ -27,6 +27,11 @@ class RequestRecord:
     status: int | None = None
     response_headers: dict[str, str] = field(default_factory=dict)
 
+    @property
+    def has_key(self) -> bool:
+        """Was a key sent (shown as `KEY_VARIABLE`)?"""
+        return any(KEY_VARIABLE in value for value in self.request_headers.values())
+
 
 def redacted_headers(endpoint: Endpoint) -> dict[str, str]:
     """The request headers with the key replaced by the variable that holds it, and every

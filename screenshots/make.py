@@ -1,12 +1,16 @@
 """Drive the real app against the fake server and write the README's SVG screenshots.
 
     .venv/bin/python screenshots/make.py          # writes screenshots/*.svg
+    .venv/bin/python screenshots/make.py --out DIR
 
-Everything runs in a throw-away LLAMA_TUI_HOME; no key appears on screen.
+Everything runs in a throw-away LLAMA_TUI_HOME; no key appears on screen. The committed
+SVGs must be what this draws now: tests/ui/test_screenshots.py regenerates them into a
+temporary folder and compares the text on screen.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import os
 import sys
@@ -35,7 +39,7 @@ USAGE = {"prompt_tokens": 31, "completion_tokens": 118, "total_tokens": 149,
          "completion_tokens_details": {"reasoning_tokens": 84}}
 
 
-async def main() -> None:
+async def main(out: Path) -> None:
     home = Path(tempfile.mkdtemp(prefix="llama-tui-shots-"))
     os.environ["LLAMA_TUI_HOME"] = str(home)
     for name in ("LLAMA_TUI_BASE_URL", "LLAMA_TUI_API_KEY", "LLAMA_TUI_AUTH"):
@@ -45,7 +49,7 @@ async def main() -> None:
     from tests.fakeserver import FakeServer, azure_content_filter_400, chat_stream
     from tests.fakeserver.scripts import models_list, reasoning_stream
 
-    out = ROOT / "screenshots"
+    out.mkdir(parents=True, exist_ok=True)
     with FakeServer() as server:
         paths.config_dir().mkdir(parents=True)
         paths.config_file().write_text(
@@ -62,8 +66,10 @@ async def main() -> None:
                      models_list({"id": "fake-model", "meta": {"n_ctx_train": 8192}}))
         app = make_app(probe_servers=())
         async with app.run_test(size=SIZE) as pilot:
+            from llama_tui.ui.screens.search import SearchScreen
+            from llama_tui.ui.screens.settings import SettingsScreen
             from tests.ui.conftest import main as main_screen
-            from tests.ui.conftest import type_and_send, wait_replies
+            from tests.ui.conftest import type_and_send, wait_for, wait_replies
 
             await type_and_send(pilot, "How many people live in Lisbon?")
             await wait_replies(pilot)
@@ -74,9 +80,12 @@ async def main() -> None:
             main_screen(app).query_one("#prompt").cursor_blink = False
             app.save_screenshot(str(out / "chat.svg"))
             await pilot.press("ctrl+f")
-            await pilot.pause(0.3)
+            await wait_for(pilot, lambda: isinstance(app.screen, SearchScreen))
             app.screen.query_one("#search-input").value = "innovat"
-            await pilot.pause(0.8)
+            await wait_for(pilot, lambda: app.screen.query_one("#search-hits").option_count
+                           and not any(w.is_running for w in app.workers
+                                       if w.group == "search"))
+            await pilot.pause(0.3)
             app.save_screenshot(str(out / "search.svg"))
             await pilot.press("escape")
             await pilot.pause(0.2)
@@ -98,10 +107,14 @@ async def main() -> None:
             app.save_screenshot(str(out / "reasoning.svg"))
             await pilot.press("ctrl+b")
             await pilot.press("f2")
+            await wait_for(pilot, lambda: isinstance(app.screen, SettingsScreen))
             await pilot.pause(0.5)
             app.save_screenshot(str(out / "settings.svg"))
     print(f"wrote {', '.join(p.name for p in sorted(out.glob('*.svg')))} to {out}")
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    parser = argparse.ArgumentParser(description="Write the README's screenshots.")
+    parser.add_argument("--out", type=Path, default=ROOT / "screenshots",
+                        help="folder for the SVGs (default: screenshots/)")
+    asyncio.run(main(parser.parse_args().out))

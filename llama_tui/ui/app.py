@@ -29,7 +29,7 @@ from llama_tui.config_file import save_config
 from llama_tui.engine import EngineEvent, Reply, ReplyEngine, Saved, SaveFailed
 from llama_tui.inspector import RequestRecord
 from llama_tui.keys import KeyResolver
-from llama_tui.model import Conversation, Endpoint, Message
+from llama_tui.model import Conversation, Endpoint, Message, utcnow
 from llama_tui.sanitize import sanitize
 from llama_tui.storage.store import ConversationStore
 from llama_tui.ui import terminal_guard
@@ -82,6 +82,8 @@ class LlamaApp(App[int]):
         self._loop: asyncio.AbstractEventLoop | None = None
         self._requests: dict[str, RequestRecord] = {}
         self._requests_by_message: dict[int, tuple[Message, RequestRecord]] = {}
+        #: Replies older than this were made before this session (the inspector has none).
+        self.started_at = utcnow()
         #: The `[keymap]` entries in use (checked); hints name keys through `key()`.
         self.keymap: dict[str, str] = {}
 

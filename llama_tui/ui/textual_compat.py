@@ -8,10 +8,12 @@ never crashes. `tests/unit/test_textual_compat.py` says, for each, what happens 
 - `LayoutOnce`: one layout pass per size change instead of two (Widget._size_updated).
 - `forget_styles_cache`, `forget_removed_widgets`: memory held by removed widgets
   (Widget._styles_cache, StylesCache.get_inner_outer; textual#6665).
-- `bounded_lru_caches`: finds Textual's and Rich's memo caches (functools._lru_cache_wrapper).
+- `is_bounded_lru_cache`: finds Textual's and Rich's memo caches (functools._lru_cache_wrapper).
 - `anchor_released`: whether the user scrolled away from an anchored pane (no public API).
 - `prune_closed_watchers`: data-bound children removed by a recompose stay alive in their
   parent's watcher list until the bound reactive changes (the Footer's keys: textual report 4).
+- `write_sequence`: an escape sequence of our own (the "reply finished" notification) through
+  the driver, as `App.bell` does (there is no public API for it).
 """
 
 from __future__ import annotations
@@ -132,3 +134,15 @@ class LeanFooter(Footer):
     async def recompose(self) -> None:
         await super().recompose()
         prune_closed_watchers(self)
+
+
+def write_sequence(app: Any, sequence: str) -> bool:
+    """Write an escape sequence of our own to the terminal, between frames (Textual's public
+    API has only the bell, `App.bell`, which writes through `_driver` the same way). False
+    when there is no terminal (headless) or Textual has no driver there: the caller rings
+    the bell instead."""
+    driver = getattr(app, "_driver", None)
+    if getattr(app, "is_headless", True) or driver is None or not hasattr(driver, "write"):
+        return False
+    driver.write(sequence)
+    return True

@@ -15,6 +15,7 @@ from llama_tui.ui.screens.search import SearchScreen
 from llama_tui.ui.widgets.chat_view import ChatView
 from llama_tui.ui.widgets.conversation_list import ConversationList
 from llama_tui.ui.widgets.message_view import AssistantMessage, UserMessage
+from llama_tui.ui.widgets.prompt_input import PromptInput
 from tests.fakeserver import chat_stream
 from tests.ui.conftest import (
     SIZE,
@@ -25,6 +26,7 @@ from tests.ui.conftest import (
     wait_for,
     wait_replies,
 )
+from tests.ui.screen_cells import screen_cells, screen_text
 
 
 def make_conversations(titles_and_texts: list[tuple[str, list[str]]]) -> list[Conversation]:
@@ -82,6 +84,51 @@ async def test_full_text_search_opens_conversation_at_the_match(app_factory):
         focused = app.focused
         assert isinstance(focused, UserMessage) and "purple giraffe" in focused.message.content
         assert focused.has_class("-match")
+
+
+async def search_for(pilot, words: str) -> OptionList:
+    app = pilot.app
+    await pilot.press("ctrl+f")
+    await wait_for(pilot, lambda: isinstance(app.screen, SearchScreen))
+    app.screen.query_one("#search-input", Input).value = words
+    hits = app.screen.query_one("#search-hits", OptionList)
+    await wait_for(pilot, lambda: hits.option_count and not any(
+        w.is_running for w in app.workers if w.group == "search"))
+    return hits
+
+
+async def test_search_lists_conversations_and_scrolls_a_long_reply_to_the_match(app_factory):
+    """One row per conversation (its number of matches, the first in context, the words
+    marked); Enter shows the line of a long reply that has the words, marked."""
+    long_reply = "\n\n".join([f"Paragraph {i} says nothing much." for i in range(40)]
+                              + ["Here is the purple giraffe at last.", "The end."])
+    make_conversations([("Zoo", ["where is it?", long_reply, "purple giraffe again?", "yes"]),
+                        ("Other", ["a purple giraffe", "ok"])])
+    app = app_factory()
+    async with app.run_test(size=SIZE) as pilot:
+        hits = await search_for(pilot, "Purple Giraffe")
+        rows = {str(hits.get_option_at_index(i).prompt) for i in range(hits.option_count)}
+        assert hits.option_count == 2, rows
+        assert any(row.startswith("Zoo  2×  ") for row in rows), rows
+        zoo = next(i for i in range(2) if str(hits.get_option_at_index(i).prompt)
+                   .startswith("Zoo"))
+        prompt = hits.get_option_at_index(zoo).prompt
+        marked = [prompt.plain[s.start:s.end] for s in prompt.spans if "reverse" in str(s.style)]
+        assert marked == ["purple giraffe"], prompt.spans
+        hits.focus()
+        hits.highlighted = zoo
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: not isinstance(app.screen, SearchScreen))
+        await wait_for(pilot, lambda: isinstance(app.focused, AssistantMessage))
+        assert app.focused.has_class("-match")
+        await wait_for(pilot, lambda: any("purple giraffe at last" in line
+                                          for line in screen_text(app)))
+        # the words are drawn marked (reversed) where they show
+        line = next(i for i, text in enumerate(screen_text(app)) if "giraffe at last" in text)
+        at = screen_text(app)[line].index("purple")
+        row = {c.x: c for c in screen_cells(app) if c.y == line}
+        after = row[at + len("purple giraffe") + 1]
+        assert row[at].bg != after.bg
 
 
 async def test_rename_delete_undo_and_pin(app_factory):
@@ -154,6 +201,8 @@ async def test_fork_at_a_message_and_copy_actions(app_factory):
         assert copied[-1] == reply
         await pilot.press("y")
         await wait_for(pilot, lambda: isinstance(app.screen, PickScreen))
+        assert app.screen.items == ["1. python · 1 line · print('one')",
+                                    "2. bash · 1 line · echo two"]
         await pilot.press("down", "enter")
         await wait_for(pilot, lambda: not isinstance(app.screen, PickScreen))
         assert copied[-1] == "echo two\n"
@@ -163,7 +212,40 @@ async def test_fork_at_a_message_and_copy_actions(app_factory):
         await wait_for(pilot, lambda: screen.current.id != conv.id)
     forked = [load_toml(p) for p in conversation_files() if p.stem != conv.id]
     assert [m["content"] for m in forked[0]["messages"]] == ["first q", "first a"]
-    assert forked[0]["title"] == "Forkable (fork)"
+    assert forked[0]["title"] == "⑂ Forkable"
+
+
+async def test_fork_at_a_user_message_puts_it_in_the_prompt(app_factory, fake_server):
+    """The fork ends before the message; the message waits in the prompt, and Enter sends
+    it there (the original stays as it was)."""
+    fake_server.enqueue(chat_stream(["a new answer"]))
+    (conv,) = make_conversations([("Forkable", ["first q", "first a", "second q", "second a"])])
+    app = app_factory()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = main(app)
+        await screen.open_id(conv.id)
+        await pilot.press("ctrl+up", "up")
+        assert isinstance(app.focused, UserMessage) and app.focused.message.content == "second q"
+        await pilot.press("f")
+        await wait_for(pilot, lambda: screen.current.id != conv.id)
+        prompt = screen.query_one(PromptInput)
+        await wait_for(pilot, lambda: prompt.text == "second q")
+        assert isinstance(app.focused, PromptInput)
+        assert [m.content for m in screen.current.messages] == ["first q", "first a"]
+        assert screen.current.title == "⑂ Forkable"
+        rows = [str(screen.query_one(ConversationList).render_line(y).text) for y in range(4)]
+        assert any("⑂ Forkable" in row for row in rows), rows
+        await pilot.press("end", "!", "enter")
+        await wait_replies(pilot)
+        assert [m.content for m in screen.current.messages] == [
+            "first q", "first a", "second q!", "a new answer"]
+        # forking at the first message: an empty fork, its text in the prompt
+        await screen.open_id(conv.id)
+        await pilot.press("ctrl+up", "up", "up", "up")
+        assert app.focused.message.content == "first q"
+        await pilot.press("f")
+        await wait_for(pilot, lambda: prompt.text == "first q" and not screen.current.messages)
+    assert len(conversation_files()) == 2
 
 
 async def test_regenerate_keeps_the_previous_reply(app_factory, fake_server):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from textual.widgets import Button, Input, TextArea
+from textual.widgets import Button, Input, Static, TextArea
 
 from llama_tui.inspector import KEY_VARIABLE
 from llama_tui.ui.screens.dialogs import InspectorScreen, ParamsScreen, TemplateScreen
@@ -15,6 +15,7 @@ from tests.ui.conftest import (
     type_and_send,
     wait_for,
     wait_replies,
+    write_config,
 )
 
 
@@ -217,3 +218,43 @@ def test_the_inspector_keeps_the_requests_of_the_last_replies_only(isolated_home
     assert app.request_for(messages[0]) is None
     assert len(app._requests_by_message) == INSPECTOR_KEEP
     assert len(app._requests) == INSPECTOR_KEEP
+
+
+async def test_inspector_names_the_key_variable_only_when_a_key_is_sent(
+        app_factory, fake_server):
+    fake_server.enqueue(chat_stream(["hi"]))
+    path = write_config(fake_server)
+    path.write_text(path.read_text().replace('key = "sk-test-secret-key-1234"\n', ""))
+    app = app_factory(configure=False)
+    copied: list[str] = []
+    app.copy_to_clipboard = copied.append  # type: ignore[method-assign]
+    async with app.run_test(size=SIZE) as pilot:
+        await type_and_send(pilot, "no key here")
+        await wait_replies(pilot)
+        await pilot.press("f5")
+        await wait_for(pilot, lambda: isinstance(app.screen, InspectorScreen))
+        title = str(app.screen.query_one(".dialog-title", Static).render())
+        assert title == "Request inspector", title
+        assert KEY_VARIABLE not in app.screen.query_one("#inspector-text", TextArea).text
+        await pilot.press("c")
+        assert KEY_VARIABLE not in copied[0]
+
+
+async def test_inspector_on_a_reply_saved_before_the_app_started_says_so(app_factory):
+    from tests.ui.test_browse_manage import make_conversations
+
+    (conv,) = make_conversations([("Old", ["a question", "an answer"])])
+    app = app_factory()
+    said: list[str] = []
+    async with app.run_test(size=SIZE) as pilot:
+        screen = main(app)
+        screen.notify = lambda text, **kwargs: said.append(text)  # type: ignore[method-assign]
+        await screen.open_id(conv.id)
+        await pilot.press("f5")
+        await wait_for(pilot, lambda: said)
+        assert said[-1] == ("Requests are kept for this session only; this reply was made "
+                            "before the app started.")
+        await pilot.press("ctrl+n", "f5")
+        await wait_for(pilot, lambda: len(said) == 2)
+        assert said[-1] == "Nothing was sent from this conversation yet."
+        assert not isinstance(app.screen, InspectorScreen)

@@ -93,7 +93,7 @@ async def test_copy_and_fork_of_a_streaming_reply_take_all_it_received(
         await wait_for(pilot, lambda: app.clipboard == "".join(PIECES))
         await pilot.press("f")
         await wait_for(pilot, lambda: screen.current is not None
-                       and screen.current.title.endswith("(fork)"))
+                       and screen.current.title.startswith("⑂ "))
         forked = screen.current
         assert forked.messages[-1].content == "".join(PIECES)
         await screen.open_id(app.engine.replies[0].conversation.id)

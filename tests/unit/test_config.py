@@ -100,6 +100,15 @@ def test_unknown_top_level_key_suggests(tmp_path: Path) -> None:
     assert "unknown key" in str(error) and "did you mean 'default_endpoint'?" in str(error)
 
 
+def test_notify_when_done_is_a_boolean_off_by_default(tmp_path: Path) -> None:
+    assert load_config(write(tmp_path, "")).notify_when_done is None
+    assert load_config(write(tmp_path, "notify_when_done = true\n")).notify_when_done is True
+    error = error_of(tmp_path, 'notify_when_done = "yes"\n')
+    assert error.key == "notify_when_done" and "expected bool" in str(error)
+    error = error_of(tmp_path, "notify_when_don = true\n")
+    assert "did you mean 'notify_when_done'?" in str(error)
+
+
 def test_unknown_endpoint_key_suggests(tmp_path: Path) -> None:
     error = error_of(tmp_path, '[endpoints.a]\nurl = "http://x"\nkey_evn = "K"\n')
     assert error.key == "endpoints.a.key_evn"

@@ -19,14 +19,24 @@ def store_with(tmp_path: Path, convs: list[tuple[str, list[str]]]) -> Conversati
     return store
 
 
-def test_case_insensitive_hits_per_message_with_snippets(tmp_path: Path) -> None:
+def test_one_hit_per_conversation_at_its_first_match_with_the_count(tmp_path: Path) -> None:
     store = store_with(tmp_path, [("Cooking", ["How long to boil an EGG?", "About 9 minutes."]),
-                                  ("Eggs again", ["scrambled eggs", "whisk the egg first"])])
+                                  ("Eggs again", ["scrambled eggs", "whisk the egg first"]),
+                                  ("Egg only in the title", ["q", "a"])])
     summaries, _ = store.scan()
-    hits = search(summaries, "egg")
-    assert {(h.title, h.message_index) for h in hits} == {
-        ("Cooking", 0), ("Eggs again", -1), ("Eggs again", 0), ("Eggs again", 1)}
+    hits = search(summaries, " egg ")
+    assert {(h.title, h.message_index, h.count) for h in hits} == {
+        ("Cooking", 0, 1), ("Eggs again", 0, 3), ("Egg only in the title", -1, 1)}
     assert next(h for h in hits if h.title == "Cooking").snippet == "How long to boil an EGG?"
+    assert {h.query for h in hits} == {"egg"}
+
+
+def test_the_limit_counts_conversations_not_messages(tmp_path: Path) -> None:
+    """One long conversation full of matches no longer fills the list on its own."""
+    store = store_with(tmp_path, [("Long", ["needle"] * 300), ("Short", ["a needle"])])
+    summaries, _ = store.scan()
+    hits = search(summaries, "needle", limit=200)
+    assert sorted((h.title, h.count) for h in hits) == [("Long", 300), ("Short", 1)]
 
 
 def test_non_ascii_quotes_and_backslashes_are_found(tmp_path: Path) -> None:
@@ -42,7 +52,7 @@ def test_non_ascii_quotes_and_backslashes_are_found(tmp_path: Path) -> None:
 def test_limit_and_snippet_context(tmp_path: Path) -> None:
     store = store_with(tmp_path, [(f"c{i}", ["needle here", "and needle there"]) for i in range(5)])
     summaries, _ = store.scan()
-    assert len(search(summaries, "needle", limit=3)) == 3
+    assert [h.count for h in search(summaries, "needle", limit=3)] == [2, 2, 2]
     text = "x" * 200 + "NEEDLE" + "y" * 200
     cut = snippet(text, 200, 6, width=40)
     assert cut.startswith("…") and cut.endswith("…") and "NEEDLE" in cut and len(cut) < 80

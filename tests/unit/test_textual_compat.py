@@ -73,3 +73,12 @@ def test_forget_removed_widgets_survives_a_textual_without_the_cache(
     compat.forget_removed_widgets()  # this Textual: emptied
     monkeypatch.delattr(StylesCache, "get_inner_outer")
     compat.forget_removed_widgets()  # a fixed Textual: nothing to do
+
+
+def test_write_sequence_without_a_driver_says_so() -> None:
+    """Headless, or a Textual without `_driver`: False, and the caller rings the bell."""
+
+    class NoDriver:
+        is_headless = False
+
+    assert compat.write_sequence(NoDriver(), "\x1b]9;x\x07") is False

@@ -16,7 +16,7 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static, TextArea
 
-from llama_tui.inspector import RequestRecord, as_curl, describe
+from llama_tui.inspector import KEY_VARIABLE, RequestRecord, as_curl, describe
 from llama_tui.model import REASONING_EFFORTS, Conversation
 from llama_tui.prompts import Template, TemplateError
 from llama_tui.sanitize import sanitize
@@ -229,8 +229,8 @@ class InspectorScreen(EscapeCloses, ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog -wide"):
-            yield Static("Request inspector (the key is shown as $LLAMA_TUI_API_KEY)",
-                         classes="dialog-title")
+            key = f" (the key is shown as {KEY_VARIABLE})" if self.record.has_key else ""
+            yield Static(Content(f"Request inspector{key}"), classes="dialog-title")
             yield TextArea(describe(self.record), read_only=True, id="inspector-text",
                            soft_wrap=True, compact=True)
             with Horizontal(classes="buttons"):
@@ -239,7 +239,8 @@ class InspectorScreen(EscapeCloses, ModalScreen[None]):
 
     def action_copy_curl(self) -> None:
         self.app.copy_to_clipboard(as_curl(self.record))
-        self.notify("curl command copied (export LLAMA_TUI_API_KEY before running it)")
+        self.notify("curl command copied" + (
+            f" (export {KEY_VARIABLE[1:]} before running it)" if self.record.has_key else ""))
 
     @on(Button.Pressed, "#i-curl")
     def _curl(self) -> None:

@@ -59,6 +59,32 @@ class FocusActions:
 
     def focus_prompt(self: MainScreen) -> None:  # type: ignore[misc]
         self.set_focus(self.query_one(PromptInput))
+        self.query_one("#sidebar-pane").remove_class("-open")  # the overlay goes once used
+
+    # -- the sidebar ------------------------------------------------------------------------
+
+    def show_sidebar(self: MainScreen, shown: bool) -> None:  # type: ignore[misc]
+        """Below `NARROW` columns (the screen's `-narrow` class) the list is hidden unless
+        asked for, and then drawn over the chat (`-open`) rather than squeezing it; wider, it
+        is a column, shown unless hidden (`-hidden`). Each width keeps its own choice."""
+        pane = self.query_one("#sidebar-pane")
+        if self.has_class("-narrow"):
+            pane.set_class(shown, "-open")
+        else:
+            pane.set_class(not shown, "-hidden")
+
+    def sidebar_shown(self: MainScreen) -> bool:  # type: ignore[misc]
+        pane = self.query_one("#sidebar-pane")
+        return pane.has_class("-open") if self.has_class("-narrow") \
+            else not pane.has_class("-hidden")
+
+    def action_toggle_sidebar(self: MainScreen) -> None:  # type: ignore[misc]
+        shown = not self.sidebar_shown()
+        self.show_sidebar(shown)
+        if shown and self.has_class("-narrow"):
+            self.action_focus_rows()
+        elif not shown and self.query_one("#sidebar-pane").has_focus_within:
+            self.focus_prompt()
 
     # -- typing lands in the prompt ---------------------------------------------------------
 
@@ -78,12 +104,12 @@ class FocusActions:
 
     def action_focus_list(self: MainScreen) -> None:  # type: ignore[misc]
         """ctrl+l: the title filter (↓ or Tab goes on to the rows)."""
-        self.query_one("#sidebar-pane").display = True
+        self.show_sidebar(True)
         self.set_focus(self.query_one("#filter"))
 
     def action_focus_rows(self: MainScreen) -> None:  # type: ignore[misc]
         sidebar = self.query_one(ConversationList)
-        self.query_one("#sidebar-pane").display = True
+        self.show_sidebar(True)
         self.set_focus(sidebar)
         if sidebar.highlighted is None and sidebar.summaries:
             sidebar.highlighted = 0

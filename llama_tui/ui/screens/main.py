@@ -39,7 +39,7 @@ from llama_tui.session import (
 )
 from llama_tui.storage.codec import CodecError
 from llama_tui.storage.store import Problem, StoreError, Summary
-from llama_tui.ui import caches
+from llama_tui.ui import caches, notify
 from llama_tui.ui.messages import EngineMessage
 from llama_tui.ui.screens.focus import FocusActions
 from llama_tui.ui.screens.manage import ManageActions
@@ -58,6 +58,8 @@ if TYPE_CHECKING:
 #: On a cold start, this many of the newest unindexed files are read before the first paint
 #: (500 cost about what 200 do with 10,000 files: the stat of every file dominates).
 FIRST_PAINT_FILES = 500
+#: Below this many columns the conversation list would leave the chat too little room.
+NARROW = 100
 #: After this long idle start, the Markdown parser and Pygments load in a thread (settle_in).
 WARM_UP_SECONDS = 1.0
 
@@ -117,6 +119,8 @@ class FilterInput(Input):
 
 
 class MainScreen(FocusActions, ManageActions, ModelActions, Screen[None]):
+    #: Narrower than NARROW columns, the list is hidden until asked for (`show_sidebar`).
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (NARROW, "-wide")]
     # Priority bindings run as their key arrives, before the keys after it are handed to the
     # focused widget (see `focus`): those that move focus or open a screen are priority.
     # ctrl+z stays a plain binding: in the prompt it is the prompt's own undo.
@@ -212,10 +216,11 @@ class MainScreen(FocusActions, ManageActions, ModelActions, Screen[None]):
             return
         await self.open_id(event.conversation_id)
 
-    async def open_id(self, conversation_id: str, focus_index: int | None = None) -> None:
+    async def open_id(self, conversation_id: str, focus_index: int | None = None,
+                      mark: str = "") -> None:
         reply = self.app.engine.reply_for(conversation_id)
         if reply is not None:
-            await self.open_conversation(reply.conversation, focus_index)
+            await self.open_conversation(reply.conversation, focus_index, mark)
             return
         try:
             conv = await asyncio.to_thread(self.app.store.load, conversation_id)
@@ -223,14 +228,15 @@ class MainScreen(FocusActions, ManageActions, ModelActions, Screen[None]):
             self.notify(sanitize(str(exc)), title="Cannot open this conversation", severity="error",
                         markup=False)
             return
-        await self.open_conversation(conv, focus_index)
+        await self.open_conversation(conv, focus_index, mark)
         if focus_index is None or focus_index < 0:
             self.focus_prompt()
 
     async def open_conversation(
-        self, conv: Conversation | None, focus_index: int | None = None
+        self, conv: Conversation | None, focus_index: int | None = None, mark: str = "",
     ) -> None:
-        """Show `conv` (None: a new, unsaved conversation) with its reply still streaming."""
+        """Show `conv` (None: a new, unsaved conversation) with its reply still streaming;
+        `focus_index` and `mark`: a search hit's message and words (`ChatView.show`)."""
         if not self.is_attached:  # the app is quitting: keys still queued do nothing
             return
         self._set_live(None)
@@ -243,7 +249,7 @@ class MainScreen(FocusActions, ManageActions, ModelActions, Screen[None]):
             reply = None  # complete, only saving: shown as a finished reply
         view = await self.query_one(ChatView).show(conv, self.empty_hint(),
                                                    reply.message if reply else None,
-                                                   focus_index=focus_index)
+                                                   focus_index=focus_index, mark=mark)
         title = conv.title if conv and conv.title else "New conversation"
         self.query_one("#chat-title", Static).update(Content(sanitize(title)))
         if reply is not None and view is not None:
@@ -416,6 +422,7 @@ class MainScreen(FocusActions, ManageActions, ModelActions, Screen[None]):
                 await self.open_conversation(conv)
         if reply.record is not None:
             self.app.remember_request(reply)
+        notify.reply_finished(self.app, reply)
         if not any(r.streaming and r.conversation.id == conv.id
                    for r in self.app.engine.replies):
             self.query_one(ConversationList).set_generating(conv.id, False)
@@ -495,15 +502,27 @@ class MainScreen(FocusActions, ManageActions, ModelActions, Screen[None]):
         conv = self.current
         record = self.app.last_request(conv) if conv else None
         focused = self.app.focused
+        shown: Message | None = None
         if isinstance(focused, AssistantMessage):  # F5 on a reply: that reply's request
             record = self.app.request_for(focused.message)
+            shown = focused.message
         if (reply := self.app.engine.reply_for(conv)) is not None:
             record = reply.record
         if record is None:
-            self.notify("No request for this was made in this session (the inspector keeps "
-                        "what this session sent).")
+            self.notify(self._no_request(conv, shown))
             return
         self.app.push_screen(InspectorScreen(record))
+
+    def _no_request(self, conv: Conversation | None, reply: Message | None) -> str:
+        """Why the inspector has nothing to show, in the user's words."""
+        if reply is None and conv is not None:
+            reply = next((m for m in reversed(conv.messages) if m.role == Role.ASSISTANT), None)
+        if reply is None:
+            return "Nothing was sent from this conversation yet."
+        if reply.created_at < self.app.started_at:
+            return ("Requests are kept for this session only; this reply was made before the "
+                    "app started.")
+        return "Requests are kept for this session only, for its latest replies."
 
     async def action_continue_document(self) -> None:
         if self.current is not None and self.current.mode == "completion":
@@ -515,10 +534,6 @@ class MainScreen(FocusActions, ManageActions, ModelActions, Screen[None]):
 
     def action_settings(self) -> None:
         self.app.action_settings()
-
-    def action_toggle_sidebar(self) -> None:
-        pane = self.query_one("#sidebar-pane")
-        pane.display = not pane.display
 
     def action_reload(self) -> None:
         self.refresh_list()

@@ -29,16 +29,25 @@ from llama_tui.storage.codec import CodecError
 from llama_tui.storage.store import StoreError, Trashed
 from llama_tui.ui.widgets.conversation_list import ConversationList
 from llama_tui.ui.widgets.message_view import MessageActions
+from llama_tui.ui.widgets.prompt_input import PromptInput
 
 if TYPE_CHECKING:
     from llama_tui.ui.screens.main import MainScreen
 
-_FENCE = re.compile(r"^(`{3,}|~{3,})[^\n]*\n(.*?)^\1[ \t]*$", re.M | re.S)
+_FENCE = re.compile(r"^(`{3,}|~{3,})([^\n]*)\n(.*?)^\1[ \t]*$", re.M | re.S)
 
 
-def code_blocks(markdown: str) -> list[str]:
-    """The fenced code blocks of a reply, in order."""
-    return [m.group(2) for m in _FENCE.finditer(markdown)]
+def code_blocks(markdown: str) -> list[tuple[str, str]]:
+    """The fenced code blocks of a reply, in order: (language or "", code)."""
+    return [((m.group(2).split() or [""])[0], m.group(3)) for m in _FENCE.finditer(markdown)]
+
+
+def code_label(language: str, code: str) -> str:
+    """How the picker names a block: "python · 12 lines", then its first line."""
+    count = len(code.splitlines())
+    first = (code.strip().splitlines() or [""])[0].strip()
+    size = f"{count} line" + ("" if count == 1 else "s")
+    return f"{language or 'code'} · {size}" + (f" · {first[:60]}" if first else "")
 
 
 class ManageActions:
@@ -177,7 +186,8 @@ class ManageActions:
 
         async def opened(hit: Any) -> None:
             if hit is not None:
-                await self.open_id(hit.conversation_id, focus_index=hit.message_index)
+                await self.open_id(hit.conversation_id, focus_index=hit.message_index,
+                                   mark=hit.query)
 
         self.app.push_screen(SearchScreen(query), opened)
 
@@ -197,6 +207,30 @@ class ManageActions:
         else:
             self.action_focus_rows()
 
+    # -- the prompt in an editor ------------------------------------------------------------
+
+    def on_prompt_input_editor_requested(self: MainScreen) -> None:  # type: ignore[misc]
+        """The prompt's text in $VISUAL / $EDITOR, the app suspended meanwhile (the editor
+        has the terminal); what was saved comes back in the prompt, cursor at its end."""
+        from textual.app import SuspendNotSupported
+
+        from llama_tui.editor import EditorError, edit_text
+
+        prompt = self.query_one(PromptInput)
+        try:
+            with self.app.suspend():
+                text = edit_text(prompt.text)
+        except SuspendNotSupported:
+            self.notify("This terminal cannot hand itself over to an editor.",
+                        severity="warning")
+            return
+        except EditorError as exc:
+            self.notify(sanitize(str(exc)), title="Editor", severity="error", markup=False)
+            return
+        prompt.load_text(text)
+        prompt.move_cursor(prompt.document.end)
+        self.focus_prompt()
+
     # -- message actions -------------------------------------------------------------------
 
     async def on_message_actions_action_requested(  # type: ignore[misc]
@@ -215,24 +249,37 @@ class ManageActions:
         elif event.action == "copy-code":
             await self._copy_code(message.content)
         elif event.action == "fork":
-            forked = fork(conv, message_at(conv, message))
-            await self.app.save(forked)
-            self.upsert(forked)
-            typed = self.query_one("#prompt").text  # type: ignore[attr-defined]
-            await self.open_conversation(forked)
-            if typed and not self.query_one("#prompt").text:  # type: ignore[attr-defined]
-                self.query_one("#prompt").load_text(typed)  # type: ignore[attr-defined]
-            self.focus_prompt()  # a fork is made to go on from there
-            self.notify(f"Forked into {forked.title!r}.", markup=False)
+            await self._fork_at(conv, message)
         elif event.action == "edit" and message.role == Role.USER:
             self._edit_and_resend(conv, message)
         elif event.action in ("regenerate", "retry"):
             await self.regenerate(conv, message)
 
+    async def _fork_at(self: MainScreen, conv: Conversation, message: Any) -> None:  # type: ignore[misc]
+        """A fork to go on from `message`: it ends with a reply; at a user message it ends
+        before it, and that message waits in the prompt, to edit and send."""
+        prompt = self.query_one("#prompt")
+        index = message_at(conv, message)
+        at_prompt = message.role == Role.USER
+        forked = fork(conv, index - 1 if at_prompt else index)
+        if forked.messages:  # a fork of nothing yet is saved when its first turn is
+            await self.app.save(forked)
+            self.upsert(forked)
+        typed = prompt.text  # type: ignore[attr-defined]
+        await self.open_conversation(forked)
+        if at_prompt or (typed and not prompt.text):  # type: ignore[attr-defined]
+            prompt.load_text(message.content if at_prompt else typed)  # type: ignore[attr-defined]
+            prompt.move_cursor(prompt.document.end)  # type: ignore[attr-defined]
+        self.focus_prompt()  # a fork is made to go on from there
+        self.notify(f"Forked into {forked.title!r}"
+                    + (": the message is in the prompt, to edit and send." if at_prompt
+                       else "."), markup=False)
+
     async def _copy_code(self: MainScreen, markdown: str) -> None:  # type: ignore[misc]
         from llama_tui.ui.screens.dialogs import PickScreen
 
-        blocks = code_blocks(markdown)
+        found = code_blocks(markdown)
+        blocks = [code for _, code in found]
         if not blocks:
             self.notify("This message has no code block.")
             return
@@ -246,7 +293,8 @@ class ManageActions:
                 self.app.copy_to_clipboard(blocks[index])
                 self.notify(f"Code block {index + 1} copied to the clipboard.")
 
-        previews = [f"{i + 1}. {(b.strip().splitlines() or [''])[0][:70]}" for i, b in enumerate(blocks)]
+        previews = [sanitize(f"{i + 1}. {code_label(language, code)}")
+                    for i, (language, code) in enumerate(found)]
         self.app.push_screen(PickScreen("Which code block?", previews), picked)
 
     def _edit_and_resend(self: MainScreen, conv: Conversation, message: Any) -> None:  # type: ignore[misc]

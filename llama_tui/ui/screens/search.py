@@ -1,5 +1,6 @@
-"""Full-text search across every conversation: type, see one line per hit with a snippet,
-Enter opens the conversation scrolled to the matching message."""
+"""Full-text search across every conversation: type, see one line per matching conversation
+(its number of matches and the first match in context, the words marked), Enter opens the
+conversation scrolled to the first match, marked."""
 
 from __future__ import annotations
 
@@ -22,6 +23,20 @@ from llama_tui.ui.screens.dialogs import EscapeCloses, cancel_binding
 
 if TYPE_CHECKING:
     from llama_tui.ui.app import LlamaApp
+
+
+def hit_row(hit: Hit, query: str, width: int) -> Text:
+    """One conversation's row: title, number of matches, the first match in context; the
+    searched words marked wherever they show."""
+    line = Text(no_wrap=True, overflow="ellipsis")
+    line.append(sanitize(hit.title)[:40], style="bold")
+    line.append(f"  {hit.count}×  " if hit.count > 1 else "  ", style="dim")
+    line.append(sanitize(hit.snippet) if hit.message_index >= 0 else "(title)",
+                style="dim" if hit.message_index < 0 else "")
+    if query.strip():
+        line.highlight_words([query.strip()], style="reverse", case_sensitive=False)
+    line.truncate(width, overflow="ellipsis")
+    return line
 
 
 class SearchScreen(EscapeCloses, ModalScreen[Hit | None]):
@@ -77,17 +92,15 @@ class SearchScreen(EscapeCloses, ModalScreen[Hit | None]):
         options = []
         width = self.query_one("#search-hits", OptionList).scrollable_content_region.width - 2
         for hit in hits:
-            line = Text(no_wrap=True, overflow="ellipsis")
-            line.append(sanitize(hit.title)[:40], style="bold")
-            line.append("  ")
-            line.append(sanitize(hit.snippet) if hit.message_index >= 0 else "(title)",
-                        style="dim" if hit.message_index < 0 else "")
-            line.truncate(max(40, width), overflow="ellipsis")
-            options.append(Option(line))
+            options.append(Option(hit_row(hit, query, max(40, width))))
         self.query_one("#search-hits", OptionList).set_options(options)
-        more = " (first 200)" if len(hits) >= 200 else ""
-        summary = (f"{len(hits)} matches{more} · {len(summaries)} conversations searched in "
-                   f"{elapsed * 1000:.0f} ms") if query.strip() else ""
+        more = " (the first 200)" if len(hits) >= 200 else ""
+        matches = sum(hit.count for hit in hits)
+        plural = "" if len(hits) == 1 else "s"
+        summary = (f"{matches} match{'' if matches == 1 else 'es'} in {len(hits)} "
+                   f"conversation{plural}{more} · "
+                   f"{len(summaries)} searched in {elapsed * 1000:.0f} ms"
+                   ) if query.strip() else ""
         self.query_one("#search-summary", Static).update(Content(summary))
 
     @on(OptionList.OptionSelected, "#search-hits")

@@ -14,7 +14,12 @@ from llama_tui.model import Conversation, Message
 from llama_tui.ui import caches
 from llama_tui.ui.textual_compat import LayoutOnce, forget_removed_widgets, forget_styles_cache
 from llama_tui.ui.widgets.completion_view import CompletionDocument
-from llama_tui.ui.widgets.message_view import AssistantMessage, ReplySink, message_widget
+from llama_tui.ui.widgets.message_view import (
+    AssistantMessage,
+    ReplySink,
+    UserMessage,
+    message_widget,
+)
 from llama_tui.ui.widgets.stream_markdown import MarkdownScroll
 
 PAGE = 16
@@ -34,13 +39,14 @@ class ChatView(LayoutOnce, MarkdownScroll, can_focus=False):
 
     async def show(
         self, conversation: Conversation | None, hint: str = "", live: Message | None = None,
-        focus_index: int | None = None,
+        focus_index: int | None = None, mark: str = "",
     ) -> ReplySink | None:
         """Show a conversation (newest messages), or an empty-state hint.
 
         `live` is a reply still streaming: it gets an empty streaming view, returned so the
         caller can replay the text received so far into it. `focus_index` (a search hit) is
-        mounted, scrolled to and focused.
+        mounted, focused and scrolled to, with the line showing `mark` (the searched words,
+        marked) in view.
         """
         self.conversation = conversation
         self._generation += 1
@@ -71,7 +77,7 @@ class ChatView(LayoutOnce, MarkdownScroll, can_focus=False):
         if focus_index is not None and focus_index >= 0:
             target = widgets[focus_index - self._first_shown + (1 if self._first_shown else 0)]
             target.add_class("-match")
-            self.call_after_refresh(self._focus_match, target)
+            self.call_after_refresh(self._focus_match, target, mark)
             return live_view
         self.scroll_end(animate=False, immediate=True)
         self.anchor()
@@ -93,9 +99,19 @@ class ChatView(LayoutOnce, MarkdownScroll, can_focus=False):
         if generation == self._generation and first.parent is self:
             await self.mount_all(older, before=first)
 
-    def _focus_match(self, target: Widget) -> None:
-        target.focus()
-        self.scroll_to_widget(target, animate=False, top=True)
+    def _focus_match(self, target: Widget, mark: str) -> None:
+        target.focus(scroll_visible=False)
+        row = target.mark(mark) if isinstance(target, UserMessage | AssistantMessage) else None
+        if row is None:
+            self.scroll_to_widget(target, animate=False, top=True)
+            return
+        # Regions are screen coordinates (off-screen widgets too): back to the pane's own.
+        top = target.region.y - self.content_region.y + round(self.scroll_y)
+        # The message's top when the line fits below it, else the line a third down.
+        line = top + row
+        room = self.scrollable_content_region.height
+        y = top if row < room - 2 else max(0, line - room // 3)
+        self.scroll_to(y=y, animate=False, immediate=True)
 
     def _earlier_button(self) -> Button:
         return Button(f"▲ {self._first_shown} earlier messages", id="show-earlier",

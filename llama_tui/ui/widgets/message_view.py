@@ -10,6 +10,7 @@ user text is shown as `Content` (literal), replies as Markdown drawn by `StreamM
 from __future__ import annotations
 
 import asyncio
+import re
 from typing import Protocol
 
 from textual.binding import Binding
@@ -119,6 +120,16 @@ class UserMessage(MessageActions, Static, can_focus=True):
         self.message = message
         self.border_title = "You"
 
+    def mark(self, words: str) -> int | None:
+        """Mark `words` (any case) in the text; the row is not known (None: the top)."""
+        content = Content(sanitize(self.message.content))
+        if words.strip():
+            pattern = re.compile(re.escape(words.strip()), re.IGNORECASE)
+            for match in pattern.finditer(content.plain):
+                content = content.stylize("reverse bold", *match.span())
+        self.update(content)
+        return None
+
 
 class AssistantMessage(MessageActions, LayoutOnce, Vertical, can_focus=True):
     """A reply: Markdown body, a stats line, and an error box when it failed."""
@@ -175,6 +186,14 @@ class AssistantMessage(MessageActions, LayoutOnce, Vertical, can_focus=True):
     def action_toggle_thinking(self) -> None:
         if self._thinking is not None:
             self._thinking.toggle()
+
+    def mark(self, words: str) -> int | None:
+        """Mark `words` (any case) in the answer; the row of the first line that shows them,
+        counted from this message's top edge (None: not found)."""
+        row = self._body.mark(words)
+        if row is None:
+            return None
+        return self._body.region.y - self.region.y + row
 
     @property
     def source(self) -> str:

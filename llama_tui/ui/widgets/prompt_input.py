@@ -1,4 +1,5 @@
-"""The multi-line prompt: Enter sends, ctrl+j (or alt+enter, shift+enter) inserts a newline."""
+"""The multi-line prompt: Enter sends, ctrl+j (or alt+enter, shift+enter) inserts a newline,
+ctrl+e asks for the text to be written in the user's editor (the screen runs it)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,12 @@ class PromptInput(TextArea):
     BINDINGS = [
         Binding("ctrl+j,alt+enter,shift+enter", "newline", "Newline", id="newline",
                 show=False, tooltip="Insert a newline in the prompt"),
+        Binding("ctrl+e", "edit_in_editor", "Editor", id="edit-in-editor", show=False,
+                tooltip="Write the prompt in $VISUAL / $EDITOR"),
     ]
+
+    class EditorRequested(Message):
+        """The user asked to write the prompt in their editor."""
 
     class Submitted(Message):
         """The user pressed Enter on a prompt with text in it."""
@@ -43,6 +49,9 @@ class PromptInput(TextArea):
                 self.post_message(self.Submitted(self, self.text))
             return
         await super()._on_key(event)
+
+    def action_edit_in_editor(self) -> None:
+        self.post_message(self.EditorRequested())
 
     def action_newline(self) -> None:
         start, end = self.selection

@@ -18,11 +18,13 @@ Selection (mouse drag, copy) works on the rendered text.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.segment import Segment
+from rich.style import Style as RichStyle
 from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.geometry import Region, Size
@@ -61,6 +63,8 @@ MARKDOWN_COMPONENTS: frozenset[str] = frozenset({
 
 _NOT_REVERSED = Style(reverse=False)
 _PLAIN = Style()
+#: Words found by a search, marked where they show (`StreamMarkdown.mark`).
+_MARKED = RichStyle(reverse=True, bold=True)
 
 
 class MarkdownScroll(VerticalScroll):
@@ -136,6 +140,7 @@ class StreamMarkdown(LayoutOnce, Widget):
         self._run = 0  # appends since the last pause of BACKLOG_PAUSE
         self._run_start = 0.0
         self._settle_with_styles = False
+        self._mark: re.Pattern[str] | None = None
 
     def on_mount(self) -> None:
         if self._streaming:  # the request is on its way: be ready before the first token
@@ -371,9 +376,42 @@ class StreamMarkdown(LayoutOnce, Widget):
         self._ensure(width)
         return self._height()
 
+    def mark(self, words: str) -> int | None:
+        """Mark `words` (any case) wherever a line shows them; the first such line, or the
+        first line with the first of them (words wrapped onto two lines), or None."""
+        words = words.strip()
+        self._mark = re.compile(re.escape(words), re.IGNORECASE) if words else None
+        self.refresh()
+        self._ensure(self.size.width)
+        if self._mark is None or not self._width:
+            return None
+        rows = self._frozen.rows + len(self._tail_lines)
+        first_word = re.compile(re.escape(words.split()[0]), re.IGNORECASE)
+        for pattern in (self._mark, first_word):
+            for y in range(rows):
+                if pattern.search(self._row(y).text):
+                    return y
+        return None
+
+    def _marked(self, strip: Strip) -> Strip:
+        assert self._mark is not None
+        spans = [m.span() for m in self._mark.finditer(strip.text)]
+        if not spans:
+            return strip
+        starts = {strip.index_to_cell_position(start) for start, _ in spans}
+        ends = {strip.index_to_cell_position(end) for _, end in spans}
+        cuts = sorted(starts | ends | {strip.cell_length})
+        pieces, at = [], 0
+        for piece, end in zip(strip.divide(cuts), cuts, strict=False):
+            pieces.append(piece.apply_style(_MARKED) if at in starts else piece)
+            at = end
+        return Strip.join(pieces)
+
     def render_line(self, y: int) -> Strip:
         self._ensure(self.size.width)
         strip = self._row(y).apply_offsets(0, y)
+        if self._mark is not None:
+            strip = self._marked(strip)
         selection = self.text_selection
         if selection is not None and (span := selection.get_span(y)) is not None:
             strip = self._select(strip, *span)

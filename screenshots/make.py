@@ -61,7 +61,8 @@ async def main(out: Path) -> None:
         server.enqueue(chat_stream(["About 545,000 people live in Lisbon itself."]))
         server.enqueue(chat_stream(CHAT_REPLY, delay=0.01))
         server.enqueue(azure_content_filter_400())
-        server.enqueue(reasoning_stream(THOUGHTS, PRIME_REPLY, usage=USAGE, usage_chunk=True))
+        server.enqueue(reasoning_stream(THOUGHTS, PRIME_REPLY, usage=USAGE, usage_chunk=True,
+                                        delay=0.01))
         server.route("GET", "/v1/models",
                      models_list({"id": "fake-model", "meta": {"n_ctx_train": 8192}}))
         app = make_app(probe_servers=())

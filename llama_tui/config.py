@@ -24,7 +24,14 @@ from typing import Any
 
 from llama_tui import paths
 from llama_tui.config_values import finite_number, locate_key, url_problem
-from llama_tui.model import AUTH_SCHEMES, MODES, Endpoint, GenerationParams
+from llama_tui.model import (
+    AUTH_SCHEMES,
+    MAX_TOKENS_FIELDS,
+    MODES,
+    REASONING_CONTROLS,
+    Endpoint,
+    GenerationParams,
+)
 from llama_tui.redact import HideKeys, hide_keys_in_logs, remember_secrets
 
 __all__ = ["Config", "ConfigError", "ConfigNotSaved", "HideKeys", "finite_number",
@@ -141,7 +148,7 @@ _TOP = {"default_endpoint", "defaults", "memory_window", "system_prompt", "theme
         "endpoints", "notify_when_done"}
 _ENDPOINT_KEYS = {"url", "kind", "auth", "key", "key_env", "key_cmd", "model", "headers",
                   "connect_timeout", "read_timeout", "prompt_format", "verify", "ca_bundle",
-                  "insecure", "max_retries"}
+                  "insecure", "max_retries", "max_tokens_field", "reasoning_control"}
 _PARAM_TYPES: dict[str, tuple[type, ...]] = {
     "temperature": (int, float), "top_p": (int, float), "max_tokens": (int,), "stop": (list,),
     "seed": (int,), "presence_penalty": (int, float), "frequency_penalty": (int, float),
@@ -185,12 +192,15 @@ def _parse_endpoint(name: str, table: Any, path: Path) -> Endpoint:
     _check_keys(table, _ENDPOINT_KEYS, path, prefix)
     if "url" not in table:
         raise ConfigError(path, prefix + "url", "missing", "paste the endpoint URL here")
-    strings = {"url", "key", "key_env", "key_cmd", "model", "ca_bundle"}
+    strings = {"url", "key", "key_env", "key_cmd", "model", "ca_bundle", "max_tokens_field",
+               "reasoning_control"}
     for key in strings & set(table):
         _typed(table[key], (str,), path, prefix + key)
     if problem := url_problem(table["url"]):
         raise ConfigError(path, prefix + "url", f"{table['url']!r} {problem}")
-    for key, choices in (("kind", MODES), ("auth", AUTH_SCHEMES), ("prompt_format", ("llama2",))):
+    for key, choices in (("kind", MODES), ("auth", AUTH_SCHEMES), ("prompt_format", ("llama2",)),
+                         ("max_tokens_field", MAX_TOKENS_FIELDS),
+                         ("reasoning_control", REASONING_CONTROLS)):
         if key in table and table[key] not in choices:
             raise ConfigError(path, prefix + key, f"unknown value {table[key]!r}",
                               "use one of " + ", ".join(choices))
@@ -203,6 +213,8 @@ def _parse_endpoint(name: str, table: Any, path: Path) -> Endpoint:
         auth=table.get("auth", "bearer"), api_key=table.get("key"),
         key_env=table.get("key_env"), key_cmd=table.get("key_cmd"), model=table.get("model"),
         headers=dict(headers), prompt_format=table.get("prompt_format"), verify=verify,
+        max_tokens_field=table.get("max_tokens_field"),
+        reasoning_control=table.get("reasoning_control", "reasoning_effort"),
     )
     for key in ("connect_timeout", "read_timeout"):
         if key in table:
@@ -330,7 +342,8 @@ def config_to_dict(config: Config) -> dict[str, Any]:
         table: dict[str, Any] = {"url": ep.url, "kind": ep.kind, "auth": ep.auth}
         for key, value in (("key", ep.api_key), ("key_env", ep.key_env),
                            ("key_cmd", ep.key_cmd), ("model", ep.model),
-                           ("prompt_format", ep.prompt_format)):
+                           ("prompt_format", ep.prompt_format),
+                           ("max_tokens_field", ep.max_tokens_field)):
             if value:
                 table[key] = value
         if ep.headers:
@@ -340,7 +353,7 @@ def config_to_dict(config: Config) -> dict[str, Any]:
         elif isinstance(ep.verify, str):
             table["ca_bundle"] = ep.verify
         defaults = {f.name: f.default for f in fields(Endpoint)}
-        for key in ("connect_timeout", "read_timeout", "max_retries"):
+        for key in ("connect_timeout", "read_timeout", "max_retries", "reasoning_control"):
             if getattr(ep, key) != defaults[key]:
                 table[key] = getattr(ep, key)
         endpoints[name] = table

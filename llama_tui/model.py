@@ -229,6 +229,8 @@ class Conversation:
     updated_at: datetime = field(default_factory=utcnow)
     mode: Mode = "chat"
     endpoint: str | None = None
+    #: The model asked for (chosen in the app or by `ask --model`); None: the endpoint's.
+    model: str | None = None
     system: str | None = None
     params: ConversationParams = field(default_factory=ConversationParams)
     messages: list[Message] = field(default_factory=list)

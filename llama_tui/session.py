@@ -130,6 +130,31 @@ def next_request_size(conv: Conversation | None, k: int | None, system: str | No
     return len(build_messages(conv, "next", k))
 
 
+#: Characters per token in the estimates below (English text; code and other scripts vary).
+CHARS_PER_TOKEN = 4
+
+
+def estimate_tokens(conv: Conversation | None, prompt: str, k: int | None,
+                    system: str | None = None) -> int:
+    """About how many tokens the next chat request will carry with `prompt` as its new turn:
+    the last reply's usage (prompt + completion tokens, what the server counted) plus what was
+    added since and the new prompt at `CHARS_PER_TOKEN`; without usage, the whole request at
+    that rate (the system prompt and the memory window included)."""
+    if conv is None or not conv.messages:
+        text = (conv.system if conv else system) or ""
+        return (len(text) + len(prompt)) // CHARS_PER_TOKEN
+    added = len(prompt)
+    for message in reversed(conv.messages):
+        usage = message.usage
+        if message.role == Role.ASSISTANT and usage is not None \
+                and usage.prompt_tokens is not None:
+            return usage.prompt_tokens + (usage.completion_tokens or 0) \
+                + added // CHARS_PER_TOKEN
+        added += len(message.content)
+    sent = build_messages(conv, prompt, k)
+    return sum(len(m["content"]) for m in sent) // CHARS_PER_TOKEN
+
+
 def request_record(endpoint: Endpoint, request: GenerationRequest) -> RequestRecord:
     """The request as the inspector shows it, with the key replaced by a variable."""
     return RequestRecord(

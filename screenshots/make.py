@@ -31,6 +31,13 @@ CHAT_REPLY = [
     "```python\ndef disrupt(market: str) -> str:\n    return f\"cheaper {market}\"\n```\n",
 ]
 
+THOUGHTS = ["1009 is odd and its digits sum to 10, so 2, 3 and 5 are out. ",
+            "√1009 ≈ 31.8: try 7, 11, 13, 17, 19, 23, 29, 31. ", "None divides it."]
+PRIME_REPLY = ["Yes: **1009 is prime**. ", "No prime up to its square root (31) divides it, ",
+               "so it has no divisor but 1 and itself."]
+USAGE = {"prompt_tokens": 31, "completion_tokens": 118, "total_tokens": 149,
+         "completion_tokens_details": {"reasoning_tokens": 84}}
+
 
 async def main(out: Path) -> None:
     home = Path(tempfile.mkdtemp(prefix="llama-tui-shots-"))
@@ -40,6 +47,7 @@ async def main(out: Path) -> None:
     from llama_tui import paths
     from llama_tui.ui.app import make_app
     from tests.fakeserver import FakeServer, azure_content_filter_400, chat_stream
+    from tests.fakeserver.scripts import models_list, reasoning_stream
 
     out.mkdir(parents=True, exist_ok=True)
     with FakeServer() as server:
@@ -53,6 +61,10 @@ async def main(out: Path) -> None:
         server.enqueue(chat_stream(["About 545,000 people live in Lisbon itself."]))
         server.enqueue(chat_stream(CHAT_REPLY, delay=0.01))
         server.enqueue(azure_content_filter_400())
+        server.enqueue(reasoning_stream(THOUGHTS, PRIME_REPLY, usage=USAGE, usage_chunk=True,
+                                        delay=0.01))
+        server.route("GET", "/v1/models",
+                     models_list({"id": "fake-model", "meta": {"n_ctx_train": 8192}}))
         app = make_app(probe_servers=())
         async with app.run_test(size=SIZE) as pilot:
             from llama_tui.ui.screens.search import SearchScreen
@@ -83,6 +95,18 @@ async def main(out: Path) -> None:
             await wait_replies(pilot)
             await pilot.pause(0.3)
             app.save_screenshot(str(out / "content-filter.svg"))
+            await pilot.press("ctrl+n")
+            await type_and_send(pilot, "Is 1009 a prime number?")
+            await wait_replies(pilot)
+            await pilot.press("ctrl+b")  # the list hidden: room for the usage in the status
+            status = main_screen(app).query_one("#status")
+            for _ in range(100):  # the model list is asked once, after a reply with usage
+                if "last: " in str(status.render()):
+                    break
+                await pilot.pause(0.05)
+            await pilot.pause(0.3)
+            app.save_screenshot(str(out / "reasoning.svg"))
+            await pilot.press("ctrl+b")
             await pilot.press("f2")
             await wait_for(pilot, lambda: isinstance(app.screen, SettingsScreen))
             await pilot.pause(0.5)

@@ -47,6 +47,10 @@ def run_ask(args: argparse.Namespace) -> int:
     if not continuing:
         conversation.endpoint = endpoint.name
         conversation.mode = _mode(args, endpoint)
+    if args.model:
+        conversation.model = args.model  # remembered, as a model chosen in the app is
+    elif conversation.model and conversation.endpoint == endpoint.name:
+        endpoint = replace(endpoint, model=conversation.model)
     prompt = _prompt_text(args)
     if store is not None:
         add_prompt(conversation, prompt)

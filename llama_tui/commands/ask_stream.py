@@ -177,6 +177,7 @@ async def _with_a_model(
     say(f"using the server's only model, {sanitize(models[0])}")
     conversation.messages.remove(reply.message)  # the refused attempt is not the reply
     endpoint = replace(endpoint, model=models[0])
+    conversation.model = models[0]  # `--continue` asks for it again
     async with Client(endpoint) as client:
         reply = engine.start(conversation, begin_reply(conversation), client, request,
                              clean=not raw, secrets=endpoint.secrets())

@@ -28,7 +28,7 @@ from llama_tui.model import (
 SCHEMA_VERSION = 1
 
 _CONV_KEYS = {"schema_version", "id", "title", "created_at", "updated_at", "mode", "endpoint",
-              "system", "params", "messages", "pinned"}
+              "model", "system", "params", "messages", "pinned"}
 _MSG_KEYS = {"role", "content", "created_at", "finish_reason", "error", "reasoning", "usage",
              "stats"}
 _PARAM_KEYS = {f.name for f in fields(ConversationParams)}
@@ -171,6 +171,7 @@ def decode(data: dict[str, Any], *, fallback_id: str | None = None) -> Conversat
         if "updated_at" in data else created,
         mode=mode,
         endpoint=_expect(data["endpoint"], str, "endpoint") if "endpoint" in data else None,
+        model=data["model"] if isinstance(data.get("model"), str) and data["model"] else None,
         system=_expect(data["system"], str, "system") if "system" in data else None,
         params=_decode_params(data.get("params", {})),
         extra_tables=_unknown_params(data.get("params", {})),
@@ -178,6 +179,8 @@ def decode(data: dict[str, Any], *, fallback_id: str | None = None) -> Conversat
         pinned=_expect(data.get("pinned", False), bool, "pinned"),
         extra={k: v for k, v in data.items() if k not in _CONV_KEYS},
     )
+    if "model" in data and conv.model is None:  # another tool's idea of `model`: kept as is
+        conv.extra["model"] = data["model"]
     return conv
 
 
@@ -203,6 +206,7 @@ def encode(conv: Conversation) -> dict[str, Any]:
         "updated_at": conv.updated_at,
         "mode": conv.mode,
         "endpoint": conv.endpoint,
+        "model": conv.model,
         "system": conv.system,
         "pinned": True if conv.pinned else None,
     }

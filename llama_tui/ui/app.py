@@ -30,6 +30,7 @@ from llama_tui.engine import EngineEvent, Reply, ReplyEngine, Saved, SaveFailed
 from llama_tui.inspector import RequestRecord
 from llama_tui.keys import KeyResolver
 from llama_tui.model import Conversation, Endpoint, Message, utcnow
+from llama_tui.sanitize import sanitize
 from llama_tui.storage.store import ConversationStore
 from llama_tui.ui import terminal_guard
 from llama_tui.ui.messages import EngineMessage
@@ -245,25 +246,34 @@ class LlamaApp(App[int]):
         """The endpoint a conversation uses (its own if still configured, else the default),
         with its key. Never blocks: a key command runs in a thread (`self.keys`) and until it
         is done this raises `KeyPending`; a failed one raises `ConfigError` until retried."""
-        endpoint = self._endpoint_of(conv)
-        return None if endpoint is None else self.keys.get(endpoint)
+        endpoint = self.endpoint_of(conv)
+        if endpoint is None:
+            return None
+        # A key command's result is kept per endpoint, whichever model asked first.
+        return replace(self.keys.get(endpoint), model=endpoint.model)
 
-    def _endpoint_of(self, conv: Conversation | None) -> Endpoint | None:
+    def endpoint_of(self, conv: Conversation | None) -> Endpoint | None:
+        """The conversation's endpoint, asking for the conversation's model when it chose one
+        (a model chosen for another endpoint is not sent elsewhere)."""
         name = self.chosen_endpoint
         if conv is not None and conv.endpoint in self.config.endpoint_names():
             name = conv.endpoint
-        return self.config.choose_endpoint(name)
+        endpoint = self.config.choose_endpoint(name)
+        if endpoint is not None and conv is not None and conv.model \
+                and conv.endpoint in (None, endpoint.name):
+            endpoint = replace(endpoint, model=conv.model)
+        return endpoint
 
     def endpoint_label(self, conv: Conversation | None) -> str:
         """The status line's word on the endpoint: its name and model, or what is wrong
         (key resolving, key command failed, no endpoint). Runs nothing itself."""
         try:
-            endpoint = self._endpoint_of(conv)
+            endpoint = self.endpoint_of(conv)
         except ConfigError as exc:
             return f"endpoint: {exc.problem}"
         if endpoint is None:
             return f"no endpoint ({self.key('settings')})"
-        label = endpoint.name + (f" · {endpoint.model}" if endpoint.model else "")
+        label = endpoint.name + (f" · {sanitize(endpoint.model)}" if endpoint.model else "")
         try:
             self.keys.get(endpoint)  # starts its key command in a thread, the first time
         except ConfigError:

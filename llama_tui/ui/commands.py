@@ -1,24 +1,44 @@
-"""The command palette (ctrl+p): every action as "noun: verb", and every conversation."""
+"""The command palette (ctrl+p): every action as "noun: verb", every conversation, and the
+endpoints and models a conversation can use (`endpoint: NAME`, `model: ID`)."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
+from llama_tui.sanitize import sanitize
+
 if TYPE_CHECKING:
     from llama_tui.ui.app import LlamaApp
+
+
+#: How long opening the palette waits for the endpoint's model list (asked once a session).
+MODELS_WAIT_SECONDS = 1.5
 
 
 class LlamaCommands(Provider):
     app: LlamaApp  # type: ignore[assignment]
 
-    def _commands(self) -> list[tuple[str, str, Callable[[], Any]]]:
+    async def startup(self) -> None:
+        """Ask the conversation's endpoint for its models (once a session), so that
+        `model: ID` entries can be offered."""
+        main = self._main()
+        if main is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(main.ask_models(), MODELS_WAIT_SECONDS)
+
+    def _main(self) -> Any:
         from llama_tui.ui.screens.main import MainScreen
 
+        return next((s for s in self.app.screen_stack if isinstance(s, MainScreen)), None)
+
+    def _commands(self) -> list[tuple[str, str, Callable[[], Any]]]:
         app = self.app
-        main = next((s for s in app.screen_stack if isinstance(s, MainScreen)), None)
+        main = self._main()
         commands: list[tuple[str, str, Callable[[], Any]]] = [
             ("settings: open", "Endpoints, defaults and theme", app.action_settings),
         ]
@@ -51,11 +71,19 @@ class LlamaCommands(Provider):
                 ("sidebar: toggle", "Show or hide the conversation list (ctrl+b)",
                  main.action_toggle_sidebar),
                 ("list: reload", "Re-read the conversations folder (ctrl+r)", main.action_reload),
+                ("model: choose", "Pick one of the models the endpoint lists",
+                 main.action_choose_model),
+                ("model: the endpoint's", "Ask the endpoint's own model in this conversation",
+                 _model_setter(main, None)),
             ]
+            commands += [(f"endpoint: {name}", "Use this endpoint in this conversation",
+                          _endpoint_setter(main, name)) for name in app.config.endpoint_names()]
+            commands += [(f"model: {sanitize(m.id)}", "Ask this model in this conversation",
+                          _model_setter(main, m.id)) for m in main.listed_models()]
             for name in sorted(app.available_themes):
                 commands.append((f"theme: {name}", "Switch theme (saved in settings)",
                                  _theme_setter(app, name)))
-            for summary in main.query_one("#sidebar").summaries:  # type: ignore[attr-defined]
+            for summary in main.query_one("#sidebar").summaries:
                 commands.append((f"open: {summary.title}", f"{summary.updated_at:%Y-%m-%d %H:%M}",
                                  _opener(main, summary.id)))
         return commands
@@ -77,6 +105,22 @@ def _theme_setter(app: Any, name: str) -> Callable[[], Any]:
         app.set_theme_and_save(name)
 
     return set_theme
+
+
+def _endpoint_setter(main: Any, name: str) -> Callable[[], Any]:
+    async def set_endpoint() -> None:
+        await main.set_endpoint(name)
+
+    return set_endpoint
+
+
+def _model_setter(main: Any, model: str | None) -> Callable[[], Any]:
+    async def set_model() -> None:
+        await main.use_model(None, model)
+        main.notify(f"This conversation asks {sanitize(model)} now." if model else
+                    "This conversation asks the endpoint's model now.", markup=False)
+
+    return set_model
 
 
 def _opener(main: Any, conversation_id: str) -> Callable[[], Any]:

@@ -254,3 +254,16 @@ def test_reasoning_fields_of_the_wrong_type_are_named(old: str, new: str, key: s
     with pytest.raises(CodecError) as info:
         codec.loads(REASONING_EXAMPLE.replace(old, new, 1))
     assert str(info.value).startswith(f"{key}:")
+
+
+def test_the_conversation_model_round_trips_and_old_files_load() -> None:
+    dumps, loads = codec.dumps, codec.loads
+    conv = Conversation(title="t", endpoint="openai", model="gpt-5-mini")
+    text = dumps(conv)
+    assert 'model = "gpt-5-mini"' in text.split("[")[0]  # top level, before any table
+    assert loads(text).model == "gpt-5-mini"
+    assert loads(dumps(Conversation(title="old"))).model is None
+    assert 'model' not in dumps(Conversation(title="none")).split("[")[0]
+    odd = loads('schema_version = 1\nid = "X1"\nmodel = {name = "other tool"}\n')
+    assert odd.model is None and odd.extra == {"model": {"name": "other tool"}}
+    assert "[model]" in dumps(odd) or "model = {" in dumps(odd)  # kept, not ours

@@ -405,3 +405,41 @@ def test_max_retries_is_bounded(tmp_path) -> None:  # type: ignore[no-untyped-de
     path.write_text('[endpoints.e]\nurl = "http://127.0.0.1:1/v1"\nmax_retries = 1000000000000\n')
     with _pytest.raises(_ConfigError, match="max_retries"):
         _load(path)
+
+
+def test_max_tokens_field_and_reasoning_control_load_check_and_round_trip(
+    tmp_path: Path,
+) -> None:
+    text = ('[endpoints.o]\nurl = "https://api.openai.com/v1"\n'
+            'max_tokens_field = "max_completion_tokens"  # o-series models\n'
+            '\n[endpoints.q]\nurl = "http://127.0.0.1:8000/v1"\n'
+            'reasoning_control = "chat_template_kwargs"\n')
+    path = tmp_path / "config.toml"
+    path.write_text(text, "utf-8")
+    config = load_config(path)
+    o, q = config.endpoints["o"], config.endpoints["q"]
+    assert (o.max_tokens_field, o.reasoning_control) == ("max_completion_tokens",
+                                                         "reasoning_effort")
+    assert (q.max_tokens_field, q.reasoning_control) == (None, "chat_template_kwargs")
+    config.theme = "llama-light"
+    save_config(config)
+    assert path.read_text("utf-8").endswith(text)  # untouched by another key's change
+    config.endpoints["q"].max_tokens_field = "max_tokens"
+    config.endpoints["o"].reasoning_control = "chat_template_kwargs"
+    save_config(config)
+    again = load_config(path)
+    assert again.endpoints["q"].max_tokens_field == "max_tokens"
+    assert again.endpoints["o"].reasoning_control == "chat_template_kwargs"
+    assert "# o-series models" in path.read_text("utf-8")
+
+
+@pytest.mark.parametrize(("key", "value", "hint"), [
+    ("max_tokens_field", '"max_token"', "max_tokens, max_completion_tokens"),
+    ("reasoning_control", '"effort"', "reasoning_effort, chat_template_kwargs"),
+    ("reasoning_control", "true", "expected str"),
+])
+def test_bad_max_tokens_field_or_reasoning_control_is_an_error(
+    tmp_path: Path, key: str, value: str, hint: str,
+) -> None:
+    error = error_of(tmp_path, f'[endpoints.a]\nurl = "http://x"\n{key} = {value}\n')
+    assert error.key == f"endpoints.a.{key}" and hint in str(error) and error.line == 3

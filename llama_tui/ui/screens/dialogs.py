@@ -17,8 +17,9 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static, TextArea
 
 from llama_tui.inspector import KEY_VARIABLE, RequestRecord, as_curl, describe
-from llama_tui.model import Conversation
+from llama_tui.model import REASONING_EFFORTS, Conversation
 from llama_tui.prompts import Template, TemplateError
+from llama_tui.sanitize import sanitize
 
 
 def parse_number(text: str, kind: type, name: str) -> Any:
@@ -67,6 +68,13 @@ class ParamsResult:
     max_tokens: int | None
     stop: list[str] | None
     memory_window: int | None
+    model: str | None = None
+    #: "off", "low", "medium", "high"; None: the server's default (nothing is sent).
+    reasoning_effort: str | None = None
+
+
+#: The reasoning effort choices of F3: "default" sends nothing.
+EFFORT_CHOICES = [("default (the server's)", "default")] + [(e, e) for e in REASONING_EFFORTS]
 
 
 class ParamsScreen(EscapeCloses, ModalScreen[ParamsResult | None]):
@@ -74,10 +82,13 @@ class ParamsScreen(EscapeCloses, ModalScreen[ParamsResult | None]):
 
     BINDINGS = [cancel_binding()]
 
-    def __init__(self, conv: Conversation, defaults_hint: str) -> None:
+    def __init__(self, conv: Conversation, defaults_hint: str,
+                 endpoint_model: str | None = None) -> None:
         super().__init__(classes="dialog-screen")
         self.conv = conv
         self.defaults_hint = defaults_hint
+        #: The model the endpoint asks for when the conversation names none.
+        self.endpoint_model = endpoint_model
 
     def compose(self) -> ComposeResult:
         p = self.conv.params
@@ -93,6 +104,13 @@ class ParamsScreen(EscapeCloses, ModalScreen[ParamsResult | None]):
                                      placeholder="comma-separated stop sequences"))
             yield _row("memory", Input(_text(p.memory_window), id="p-memory", compact=True,
                                        placeholder="all (exchanges sent with each request)"))
+            default = sanitize(self.endpoint_model) if self.endpoint_model else "server default"
+            yield _row("model", Input(self.conv.model or "", id="p-model", compact=True,
+                                      placeholder=f"the endpoint's ({default})"))
+            effort = p.reasoning_effort if p.reasoning_effort in REASONING_EFFORTS \
+                else "default"
+            yield _row("reasoning", Select(EFFORT_CHOICES, value=effort, allow_blank=False,
+                                           id="p-effort", compact=True))
             yield Static("", id="p-error", classes="dialog-error")
             with Horizontal(classes="buttons"):
                 yield Button("Save", id="p-save", variant="primary", compact=True)
@@ -100,6 +118,10 @@ class ParamsScreen(EscapeCloses, ModalScreen[ParamsResult | None]):
 
     def _number(self, selector: str, kind: type, name: str) -> Any:
         return parse_number(self.query_one(selector, Input).value, kind, name)
+
+    def _effort(self) -> str | None:
+        value = self.query_one("#p-effort", Select).value
+        return None if value == "default" else str(value)
 
     @on(Button.Pressed, "#p-save")
     def _save(self) -> None:
@@ -113,6 +135,8 @@ class ParamsScreen(EscapeCloses, ModalScreen[ParamsResult | None]):
                 max_tokens=self._number("#p-max-tokens", int, "max_tokens"),
                 stop=stop or None,
                 memory_window=self._number("#p-memory", int, "memory"),
+                model=self.query_one("#p-model", Input).value.strip() or None,
+                reasoning_effort=self._effort(),
             )
         except ValueError as exc:
             self.query_one("#p-error", Static).update(Content(str(exc)))

@@ -43,6 +43,7 @@ from llama_tui.ui import caches, notify
 from llama_tui.ui.messages import EngineMessage
 from llama_tui.ui.screens.focus import FocusActions
 from llama_tui.ui.screens.manage import ManageActions
+from llama_tui.ui.screens.models import ModelActions
 from llama_tui.ui.textual_compat import LeanFooter
 from llama_tui.ui.widgets.chat_view import ChatView
 from llama_tui.ui.widgets.conversation_list import ConversationList
@@ -117,7 +118,7 @@ class FilterInput(Input):
     ]
 
 
-class MainScreen(FocusActions, ManageActions, Screen[None]):
+class MainScreen(FocusActions, ManageActions, ModelActions, Screen[None]):
     #: Narrower than NARROW columns, the list is hidden until asked for (`show_sidebar`).
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (NARROW, "-wide")]
     # Priority bindings run as their key arrives, before the keys after it are handed to the
@@ -297,10 +298,10 @@ class MainScreen(FocusActions, ManageActions, Screen[None]):
             self.app.action_settings()
             return
         if conv is None or (not conv.messages and conv.endpoint is None):
-            params, system = (conv.params, conv.system) if conv else (None, None)
+            old = conv
             conv = self.fresh_conversation(endpoint)
-            if params is not None:
-                conv.params, conv.system = params, system
+            if old is not None:  # set before the first send (F3, the palette)
+                conv.params, conv.system, conv.model = old.params, old.system, old.model
             self.current = conv
         if (failed := failed_turn(conv, text)) is not None:  # the same prompt again: a retry
             await self.regenerate(conv, failed, prompt=text)
@@ -314,6 +315,7 @@ class MainScreen(FocusActions, ManageActions, Screen[None]):
                 set_document(conv, doc)
             else:
                 request = build_request(self.app.config, conv, endpoint, prompt=text)
+                self.warn_if_too_long(conv, text)
                 add_prompt(conv, text)
         except (PromptFormatError, ValueError) as exc:
             self.notify(str(exc), title="Cannot send", severity="error", markup=False)
@@ -425,9 +427,12 @@ class MainScreen(FocusActions, ManageActions, Screen[None]):
                    for r in self.app.engine.replies):
             self.query_one(ConversationList).set_generating(conv.id, False)
         self.update_status()
+        self.learn_context(reply)
         if reply.crash is not None:  # a bug, not an API error: the text is kept anyway
             self.notify("The reply stopped because of an internal error (see the log).",
                         severity="error")
+        elif self.model_refused(reply):  # a model is found, and the reply sent again
+            return
         elif reply.error is not None:
             title = "Blocked by the content filter" if reply.outcome == "content_filter" \
                 else "The request failed"
@@ -450,7 +455,13 @@ class MainScreen(FocusActions, ManageActions, Screen[None]):
         if self.current is None:
             self.current = self.fresh_conversation()
         conv = self.current
-        self.app.push_screen(ParamsScreen(conv, "the defaults from settings"),
+        try:  # the model the endpoint asks for when the conversation names none
+            endpoint = self.app.endpoint_of(conv)
+            default = endpoint and self.app.config.choose_endpoint(endpoint.name)
+        except ConfigError:
+            default = None
+        self.app.push_screen(ParamsScreen(conv, "the defaults from settings",
+                                          default.model if default else None),
                              lambda result: self._apply_params(conv, result))
 
     async def _apply_params(self, conv: Conversation, result: ParamsResult | None) -> None:
@@ -462,6 +473,8 @@ class MainScreen(FocusActions, ManageActions, Screen[None]):
         conv.params.max_tokens = result.max_tokens
         conv.params.stop = result.stop
         conv.params.memory_window = result.memory_window
+        conv.params.reasoning_effort = result.reasoning_effort
+        conv.model = result.model
         if conv.messages:
             await self.app.save(conv)
         self.update_status()
@@ -542,6 +555,7 @@ class MainScreen(FocusActions, ManageActions, Screen[None]):
 
     def update_status(self) -> None:
         parts: list[str] = [self.app.endpoint_label(self.current)]  # never runs a key command
+        used: str | None = None
         conv = self.current
         k = conv.params.memory_window if conv else self.app.config.memory_window
         reply = self.app.engine.reply_for(conv)
@@ -560,11 +574,16 @@ class MainScreen(FocusActions, ManageActions, Screen[None]):
             carried = next_request_size(conv, k, self.app.config.system_prompt)
             memory = "all" if k is None else f"last {k}"
             plural = "" if carried == 1 else "s"
-            parts.append(f"memory: {memory} · next request: {carried} message{plural}")
+            tokens, used = self.usage_status(conv, k)
+            parts.append(f"memory: {memory} · "
+                         + (tokens or f"next request: {carried} message{plural}"))
         others = sum(1 for r in self.app.engine.replies if r.streaming and r is not reply)
         if others:
             parts.append(f"{others} streaming elsewhere")
         text = "  ·  ".join(parts)
+        width = self.query_one("#status").size.width
+        if used and (not width or len(text) + len(used) + 5 <= width):
+            text += "  ·  " + used  # else left out: the line under the reply says it too
         streaming = reply is not None and reply.streaming
         if streaming != self._stop_shown:  # the footer's "Stop" only while a reply streams
             self._stop_shown = streaming

@@ -24,6 +24,7 @@ from textual.widgets.option_list import Option
 from llama_tui.client import ApiError, Client, GenerationRequest
 from llama_tui.config import ConfigError, env_endpoint, url_problem
 from llama_tui.model import AUTH_SCHEMES, MODES, Endpoint, GenerationParams, is_secret_header
+from llama_tui.sanitize import sanitize
 from llama_tui.ui.textual_compat import LeanFooter
 
 if TYPE_CHECKING:
@@ -486,7 +487,12 @@ class SettingsScreen(Screen[None]):
         except ConfigError as exc:
             self._result(str(exc), False)
             return
-        self._result(await test_connection(endpoint), True)
+        words, models = await test_connection(endpoint)
+        model = self.query_one("#ep-model", Input)
+        if len(models) == 1 and not model.value.strip() and not model.disabled:
+            model.value = models[0]  # an unsaved change: ctrl+s keeps it
+            words += f"\nits only model is now in the model field ({self.app.key('save-settings')} saves it)"
+        self._result(words, True)
 
     def action_close(self) -> None:
         """escape: an open drop-down closes first; unsaved changes ask save / discard / stay."""
@@ -517,14 +523,22 @@ def _number(screen: Screen[Any], selector: str, kind: type) -> Any:
     return parse_number(screen.query_one(selector, Input).value, kind, selector.lstrip("#"))
 
 
-async def test_connection(endpoint: Endpoint) -> str:
-    """What the endpoint answers: its model list, else the result of a one-token request."""
+#: How many model ids Test connection lists.
+MODELS_SHOWN = 12
+
+
+async def test_connection(endpoint: Endpoint) -> tuple[str, list[str]]:
+    """What the endpoint answers, in words: its model list, else the result of a one-token
+    request; and the model ids it listed."""
     async with Client(replace(endpoint, max_retries=0, read_timeout=20)) as client:
         try:
             models = await client.list_models()
-            return "OK: the endpoint answered; models: " + (", ".join(models[:8]) or "(none)")
         except ApiError:
             pass
+        else:
+            shown = ", ".join(sanitize(m) for m in models[:MODELS_SHOWN]) or "(none)"
+            more = f" and {len(models) - MODELS_SHOWN} more" if len(models) > MODELS_SHOWN else ""
+            return f"OK: the endpoint answered; models: {shown}{more}", models
         request = GenerationRequest(
             endpoint.kind,
             messages=[{"role": "user", "content": "Hi"}],
@@ -534,6 +548,7 @@ async def test_connection(endpoint: Endpoint) -> str:
         try:
             reply = await client.complete(request)
         except ApiError as exc:
-            return "Failed: " + "\n".join(exc.details())
+            return "Failed: " + "\n".join(exc.details()), []
         rid = reply.started.request_id
-        return f"OK: HTTP {reply.started.status}, a reply arrived" + (f" (request id {rid})" if rid else "")
+        return (f"OK: HTTP {reply.started.status}, a reply arrived"
+                + (f" (request id {rid})" if rid else "")), []

@@ -19,7 +19,7 @@ from textual.content import Content
 from textual.message import Message as TextualMessage
 from textual.widgets import Static
 
-from llama_tui.model import Message, Role, Stats
+from llama_tui.model import Message, Role, Stats, Usage
 from llama_tui.sanitize import sanitize
 from llama_tui.ui.textual_compat import LayoutOnce
 from llama_tui.ui.widgets.prompt_input import TypingGoesToPrompt
@@ -42,15 +42,23 @@ class ReplySink(Protocol):
         and the save (a restyle, more measuring), so that neither waited for it."""
 
 
-def stats_line(stats: Stats | None, finish_reason: str | None) -> str:
+def stats_line(stats: Stats | None, finish_reason: str | None, usage: Usage | None = None) -> str:
+    """The line under a reply: timing, tokens (as the server counted them when it said), how
+    it ended when that was not "stop"."""
     parts: list[str] = []
+    counted = usage is not None and usage.completion_tokens is not None
     if stats:
         if stats.ttft_ms is not None:
             parts.append(f"{stats.ttft_ms} ms to first token")
-        if stats.tokens:
+        if stats.tokens and not counted:
             parts.append(f"{stats.tokens} tokens")
         if stats.tokens_per_s:
             parts.append(f"{stats.tokens_per_s:g} tok/s")
+    if usage is not None and (counted or usage.prompt_tokens is not None):
+        words = [f"{usage.prompt_tokens:,} in" if usage.prompt_tokens is not None else "",
+                 f"{usage.completion_tokens:,} out" if counted else "",
+                 f"{usage.reasoning_tokens:,} thinking" if usage.reasoning_tokens else ""]
+        parts.append("tokens " + " · ".join(w for w in words if w))
     if finish_reason and finish_reason != "stop":
         parts.append(_FINISH_WORDS.get(finish_reason, finish_reason))
     return " · ".join(parts)
@@ -233,7 +241,7 @@ class AssistantMessage(MessageActions, LayoutOnce, Vertical, can_focus=True):
     def _show_outcome(self, finish_reason: str | None, stats: Stats | None, error: str | None) -> None:
         self.set_class(finish_reason in ("error", "content_filter"), "-failed")
         self.set_class(finish_reason in ("cancelled", "interrupted", "length"), "-partial")
-        line = stats_line(stats, finish_reason)
+        line = stats_line(stats, finish_reason, self.message.usage)
         self._footer.update(Content(line))
         self._footer.display = bool(line)
         self._error.update(Content(sanitize(error or "")))  # a stored file's error is untrusted

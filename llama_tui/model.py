@@ -75,6 +75,17 @@ class Usage:
                     _as_int(details, "reasoning_tokens") if isinstance(details, dict) else None)
         return usage if usage != cls() else None
 
+    def words(self) -> str:
+        """"412 in · 57 out · 30 thinking" (what the server counted), "" when it said nothing."""
+        parts = []
+        if self.prompt_tokens is not None:
+            parts.append(f"{self.prompt_tokens:,} in")
+        if self.completion_tokens is not None:
+            parts.append(f"{self.completion_tokens:,} out")
+        if self.reasoning_tokens:
+            parts.append(f"{self.reasoning_tokens:,} thinking")
+        return " · ".join(parts)
+
 
 def _as_int(data: dict[str, Any], key: str) -> int | None:
     value = data.get(key)

@@ -33,16 +33,7 @@ if TYPE_CHECKING:
 
 def usage_words(usage: Usage | None) -> str:
     """"412 in · 57 out · 30 thinking" (what the server counted), "" without usage."""
-    if usage is None or (usage.prompt_tokens is None and usage.completion_tokens is None):
-        return ""
-    parts = []
-    if usage.prompt_tokens is not None:
-        parts.append(f"{usage.prompt_tokens:,} in")
-    if usage.completion_tokens is not None:
-        parts.append(f"{usage.completion_tokens:,} out")
-    if usage.reasoning_tokens:
-        parts.append(f"{usage.reasoning_tokens:,} thinking")
-    return " · ".join(parts)
+    return usage.words() if usage is not None else ""
 
 
 def last_usage(conv: Conversation | None) -> Usage | None:

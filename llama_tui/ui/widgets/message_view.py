@@ -55,10 +55,7 @@ def stats_line(stats: Stats | None, finish_reason: str | None, usage: Usage | No
         if stats.tokens_per_s:
             parts.append(f"{stats.tokens_per_s:g} tok/s")
     if usage is not None and (counted or usage.prompt_tokens is not None):
-        words = [f"{usage.prompt_tokens:,} in" if usage.prompt_tokens is not None else "",
-                 f"{usage.completion_tokens:,} out" if counted else "",
-                 f"{usage.reasoning_tokens:,} thinking" if usage.reasoning_tokens else ""]
-        parts.append("tokens " + " · ".join(w for w in words if w))
+        parts.append("tokens " + usage.words())
     if finish_reason and finish_reason != "stop":
         parts.append(_FINISH_WORDS.get(finish_reason, finish_reason))
     return " · ".join(parts)

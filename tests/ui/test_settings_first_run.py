@@ -46,6 +46,8 @@ async def test_first_run_offers_a_local_server_that_answers(fake_server):
         assert "fake-model" in str(app.screen.query_one(Static).render())
         await pilot.click("#yes")
         await wait_for(pilot, lambda: not isinstance(app.screen, FoundServerScreen))
+        await wait_for(pilot, lambda: paths.config_file().exists()
+                       and "llamacpp" in paths.config_file().read_text())
     config = tomllib.loads(paths.config_file().read_text())
     assert config["default_endpoint"] == "llamacpp"
     assert config["endpoints"]["llamacpp"]["url"] == f"{fake_server.base_url}/v1"

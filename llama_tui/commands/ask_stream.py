@@ -25,17 +25,9 @@ from llama_tui.commands.common import (
     EXIT_USAGE,
     err,
 )
-from llama_tui.engine import (
-    CANCELLED,
-    INTERRUPTED,
-    EngineEvent,
-    ReasoningGrew,
-    Reply,
-    ReplyEngine,
-    Saved,
-    TextGrew,
-)
+from llama_tui.engine import ReplyEngine
 from llama_tui.model import Conversation, Endpoint
+from llama_tui.reply import CANCELLED, INTERRUPTED, EngineEvent, ReasoningGrew, Reply, Saved, TextGrew
 from llama_tui.sanitize import SafeStream, sanitize
 from llama_tui.session import begin_reply
 

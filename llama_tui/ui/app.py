@@ -26,10 +26,11 @@ from llama_tui.config import (
     load_config,
 )
 from llama_tui.config_file import save_config
-from llama_tui.engine import EngineEvent, Reply, ReplyEngine, Saved, SaveFailed
+from llama_tui.engine import ReplyEngine
 from llama_tui.inspector import RequestRecord
 from llama_tui.keys import KeyResolver
 from llama_tui.model import Conversation, Endpoint, Message, utcnow
+from llama_tui.reply import EngineEvent, Reply, Saved, SaveFailed
 from llama_tui.sanitize import sanitize
 from llama_tui.storage.store import ConversationStore
 from llama_tui.ui import terminal_guard

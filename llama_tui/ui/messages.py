@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from textual.message import Message
 
-from llama_tui.engine import EngineEvent, ReasoningGrew, TextGrew
+from llama_tui.reply import EngineEvent, ReasoningGrew, TextGrew
 
 
 class EngineMessage(Message):

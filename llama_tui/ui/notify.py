@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from llama_tui.ui.textual_compat import write_sequence
 
 if TYPE_CHECKING:
-    from llama_tui.engine import Reply
+    from llama_tui.reply import Reply
     from llama_tui.ui.app import LlamaApp
 
 #: Replies quicker than this are watched as they stream: no notification.

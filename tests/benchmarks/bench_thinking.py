@@ -36,7 +36,7 @@ async def one_run(count: int, rate: float) -> tuple[float, float]:
     import os
 
     os.environ["LLAMA_TUI_HOME"] = tempfile.mkdtemp(prefix="bench-thinking-")
-    from llama_tui.engine import ReasoningGrew, ReplyEnded, TextGrew
+    from llama_tui.reply import ReasoningGrew, ReplyEnded, TextGrew
     from llama_tui.ui.app import make_app
     from tests.fakeserver import FakeServer
     from tests.fakeserver.scripts import reasoning_stream

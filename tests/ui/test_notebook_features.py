@@ -200,9 +200,9 @@ async def test_inspector_on_a_focused_reply_shows_that_replys_request(app_factor
 
 def test_the_inspector_keeps_the_requests_of_the_last_replies_only(isolated_home) -> None:
     """A long session must not keep every request body it sent (they hold the history)."""
-    from llama_tui.engine import Reply
     from llama_tui.inspector import RequestRecord
     from llama_tui.model import Conversation, Message, Role
+    from llama_tui.reply import Reply
     from llama_tui.ui.app import INSPECTOR_KEEP, make_app
 
     app = make_app(probe_servers=())

@@ -11,8 +11,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from llama_tui import paths
-from llama_tui.engine import Reply
 from llama_tui.model import Conversation, Message, Role, Stats
+from llama_tui.reply import Reply
 from llama_tui.storage.store import ConversationStore
 from llama_tui.ui.app import make_app
 from tests.fakeserver import stall_after

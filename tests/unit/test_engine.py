@@ -14,16 +14,9 @@ import pytest
 from llama_tui import engine as engine_module
 from llama_tui.client.dialects import GenerationRequest
 from llama_tui.client.events import ConnectionFailed, Finished, StreamEvent, TextDelta
-from llama_tui.engine import (
-    EngineEvent,
-    ReplyEnded,
-    ReplyEngine,
-    Saved,
-    SaveFailed,
-    TextGrew,
-    snapshot,
-)
+from llama_tui.engine import ReplyEngine, snapshot
 from llama_tui.model import Conversation, Message, Role, Stats
+from llama_tui.reply import EngineEvent, ReplyEnded, Saved, SaveFailed, TextGrew
 from llama_tui.session import add_prompt, begin_reply
 from llama_tui.storage.store import ConversationStore
 

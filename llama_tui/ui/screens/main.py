@@ -24,9 +24,9 @@ from textual.widgets import Input, Static
 from llama_tui import paths
 from llama_tui.client.dialects import GenerationRequest
 from llama_tui.config import ConfigError
-from llama_tui.engine import ReasoningGrew, Reply, ReplyEnded, Saved, SaveFailed, TextGrew
 from llama_tui.model import Conversation, Endpoint, Message, Role
 from llama_tui.prompts import PromptFormatError
+from llama_tui.reply import ReasoningGrew, Reply, ReplyEnded, Saved, SaveFailed, TextGrew
 from llama_tui.sanitize import sanitize
 from llama_tui.session import (
     add_prompt,

@@ -27,7 +27,7 @@ from llama_tui.session import estimate_tokens
 from llama_tui.ui.widgets.prompt_input import PromptInput
 
 if TYPE_CHECKING:
-    from llama_tui.engine import Reply
+    from llama_tui.reply import Reply
     from llama_tui.ui.screens.main import MainScreen
 
 

@@ -192,7 +192,7 @@ class ReplyEngine:
         for reply in self.replies:
             self.stop(reply.conversation, reason)
 
-    def current_text(self, conversation: Conversation) -> None:
+    def fill_message(self, conversation: Conversation) -> None:
         """Bring the streaming reply's message up to the text received so far (what the next
         checkpoint would write), for an action that reads the message now (copy, fork)."""
         reply = self.reply_for(conversation)

@@ -165,7 +165,7 @@ async def test_keys_in_one_burst_land_where_focus_was_sent(app_factory, fake_ser
         await pilot.press("ctrl+up")
         burst(app, "f", "i", "n", "e")
         await wait_for(pilot, lambda: screen.current is not original)
-        await pilot.pause(0.3)
+        await wait_for(pilot, lambda: prompt(app).text == "ine")  # the rest of the burst
         assert prompt(app).text == "ine", (prompt(app).text, app.focused)
         assert len(conversation_files()) == 2
         await pilot.pause(0.1)  # the last keys' bubbling ends before the app does

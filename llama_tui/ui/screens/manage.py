@@ -278,7 +278,7 @@ class ManageActions:
         if conv is None:
             return
         message = event.message
-        self.app.engine.current_text(conv)  # a reply still streaming: its text so far
+        self.app.engine.fill_message(conv)  # a reply still streaming: its text so far
         if event.action == "leave":
             self.focus_prompt()
         elif event.action == "copy":

@@ -174,7 +174,7 @@ def _read_holder(holder: dict[str, Any], info: ChunkInfo) -> None:
     """A `delta` or `message`: its content, reasoning and tool calls."""
     if isinstance(holder.get("content"), str):
         info.text += holder["content"]
-    # Some servers sent both spellings of the same text for a while: one of them is kept.
+    # A server may send both spellings of the same text: one of them is kept.
     reasoning = holder.get("reasoning_content")
     if not isinstance(reasoning, str) or not reasoning:
         reasoning = holder.get("reasoning")

@@ -16,8 +16,9 @@ def run_tui(args: argparse.Namespace) -> int:
 
     hide_keys_in_logs()
     # Textual writes each frame from a thread. With Python's default 5 ms switch interval
-    # that thread waited up to ~5 ms for the GIL twice per frame whenever the main thread
-    # was busy (reading a stream, saving): frames reached the terminal ~10 ms late.
+    # that thread waits up to ~5 ms for the GIL twice per frame whenever the main thread is
+    # busy (reading a stream, saving), so frames reach the terminal up to ~10 ms late
+    # (docs/performance.md, "Two process-wide settings").
     sys.setswitchinterval(SWITCH_INTERVAL)
     app = make_app(endpoint=args.endpoint)
     app.run()

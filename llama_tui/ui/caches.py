@@ -4,9 +4,9 @@ Textual and Rich memoize small pure functions with `functools.lru_cache`: region
 cell widths, style sums, segment splits, colour blends... about 50 caches of 1,024 to 16,384
 entries each (~120,000 entries in all, ~240 bytes each with their keys and values). They fill
 with one-off values (a region for every scroll offset and reply height seen, the width of
-every line of text drawn) and keep them until full: in the soak test that was most of the
-memory the app gained over its first hundreds of replies (+2.9 MB of Python objects in 70
-replies, all of it freed by emptying these caches), while a screen needs a few thousand.
+every line of text drawn) and keep them until full, so left alone they are most of what a
+long session's memory grows by (docs/performance.md, "Soak"), while a screen needs a few
+thousand.
 
 So the chat empties them once they hold more than `ENTRY_LIMIT` entries, checked when it lets
 a conversation's messages go and when a reply has been saved (both moments when the next

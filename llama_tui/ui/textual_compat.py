@@ -50,7 +50,7 @@ class LayoutOnce:
 
     When a layout pass gives a widget a new size, Textual stores its virtual size through a
     reactive declared with `layout=True`, which asks for another layout and a full repaint on
-    the next frame though nothing moves again: while a reply grows, that doubled every scroll
+    the next frame though nothing moves again: while a reply grows, that doubles every scroll
     of the chat (twice the CPU, twice the bytes to the terminal). Nothing watches
     `virtual_size` in Textual 8.2 and the first pass updates the scrollbars. Without the
     private method (`LAYOUT_ONCE` False) this does nothing: two passes again."""
@@ -108,8 +108,9 @@ def prune_closed_watchers(node: Any) -> int:
     """Drop the watchers of `node`'s reactives whose watching widget was removed; returns how
     many. Textual prunes them only when the watched value changes: `Footer` recomposes its
     keys whenever the bindings change (a reply starts or ends, focus moves) and each key is
-    data-bound to `Footer.compact`, which never changes, so every removed key stayed alive
-    (~300 KB per reply in the soak test). Without the attribute: nothing pruned, more memory."""
+    data-bound to `Footer.compact`, which never changes, so every removed key stays alive and
+    memory grows with every reply (docs/textual-upstream.md §4). Without the attribute:
+    nothing pruned, more memory."""
     watchers = getattr(node, "__watchers", None)
     if not isinstance(watchers, dict):
         return 0

@@ -17,8 +17,8 @@ line; a cut fence is parsed again from its own opening line. The cost per token 
 flat at any block length.
 
 Differences from parsing the whole text at once:
-- a link reference definition (`[x]: https://…`) only applies to blocks after it, as it did
-  with Textual's MarkdownStream;
+- a link reference definition (`[x]: https://…`) only applies to blocks after it, as in
+  Textual's MarkdownStream;
 - in a block cut into pieces, inline markup that spans a cut (a code span or emphasis over
   a line break) is not joined, a setext underline (`===`) makes a heading of the last piece
   only, and code is highlighted piece by piece (a string or comment spanning a cut is

@@ -86,10 +86,10 @@ class ChatView(LayoutOnce, MarkdownScroll, can_focus=False):
     def _drop_render_caches(self) -> None:
         """Empty the render caches of the widgets about to go. Textual keeps the caches of
         the last 1,024 removed widgets alive (Textualize/textual#6665), each with the
-        rendered lines of its widget: switching conversations grew memory by ~8 MB per 50
-        replies in the soak test. The lru_cache that keeps them (holding the other widgets
-        removed since too: notifications, dialogs...) is emptied, and Textual's and Rich's
-        other memo caches once they are big (see `caches`)."""
+        rendered lines of its widget, so each conversation switched away from stays in
+        memory (docs/textual-upstream.md §1). The lru_cache that keeps them (holding the other
+        widgets removed since too: notifications, dialogs...) is emptied, and Textual's and
+        Rich's other memo caches once they are big (see `caches`)."""
         for widget in self.walk_children(Widget, with_self=False):
             forget_styles_cache(widget)
         forget_removed_widgets()

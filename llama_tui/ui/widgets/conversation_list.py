@@ -148,7 +148,7 @@ class ConversationList(TypingGoesToPrompt, ScrollView, can_focus=True):
         if cell_len(title) > room:
             title = set_cell_size(title, room - 1) + "…"
         # The focused cursor's row is all in the cursor's colours: the mark's and the time's
-        # are chosen for the list's background (the time vanished on a llama-dark cursor).
+        # are chosen for the list's background (on a llama-dark cursor the time would vanish).
         plain = index == self.highlighted and self.has_focus
         segments = [
             Segment(" ", style),

@@ -50,7 +50,7 @@ if TYPE_CHECKING:
 #: The Markdown styles (Textual component classes). They belong to the scrolling pane that
 #: holds the replies (`MarkdownScroll`; the chat is one), not to each reply: Textual works out
 #: every component class of a widget when it is mounted or restyled, and 20 of them per reply
-#: were half the time it took to open a conversation. A reply finds them on its ancestors.
+#: would be about half the cost of opening a conversation. A reply finds them on its ancestors.
 MARKDOWN_COMPONENTS: frozenset[str] = frozenset({
     *(f"stream-markdown--h{n}" for n in range(1, 7)),
     "stream-markdown--em", "stream-markdown--strong", "stream-markdown--s",

@@ -71,3 +71,40 @@ def describe(record: RequestRecord) -> str:
     else:
         lines.append("response: none received")
     return "\n".join(lines)
+
+
+#: Replies of this session whose request the inspector (F5) can still show.
+INSPECTOR_KEEP = 200
+
+
+class RequestLog:
+    """The requests of this session's latest replies, for the inspector: the last one per
+    conversation and the one behind each reply. Bounded (`INSPECTOR_KEEP`): each record holds
+    a request body, the history sent, and a long session must not grow without end."""
+
+    def __init__(self, keep: int = INSPECTOR_KEEP) -> None:
+        self.keep = keep
+        self._by_conversation: dict[str, RequestRecord] = {}
+        #: Keyed by the message's id(); the message is held too, so the id is not reused.
+        self._by_message: dict[int, tuple[object, RequestRecord]] = {}
+
+    def remember(self, conversation_id: str, message: object, record: RequestRecord) -> None:
+        self._by_conversation.pop(conversation_id, None)  # newest last: oldest dropped first
+        self._by_conversation[conversation_id] = record
+        self._by_message[id(message)] = (message, record)
+        while len(self._by_conversation) > self.keep:
+            del self._by_conversation[next(iter(self._by_conversation))]
+        while len(self._by_message) > self.keep:
+            del self._by_message[next(iter(self._by_message))]
+
+    def last(self, conversation_id: str) -> RequestRecord | None:
+        """The latest request sent from a conversation."""
+        return self._by_conversation.get(conversation_id)
+
+    def behind(self, message: object) -> RequestRecord | None:
+        """The request that produced `message` (a reply made in this session)."""
+        held = self._by_message.get(id(message))
+        return held[1] if held and held[0] is message else None
+
+    def __len__(self) -> int:
+        return len(self._by_message)

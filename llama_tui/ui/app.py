@@ -1,5 +1,6 @@
-"""The app: holds the core services (config, store, clients, the reply engine) and the
-screens. Kept small: screens and widgets own their behaviour, the core owns the logic.
+"""The app: the screen stack, themes, the keymap in force, signals and notifications. What
+screens use of the core (config, store, clients, the reply engine) is `ui.services.Services`,
+made here and handed to each screen.
 
 Every way out saves: ctrl+q waits for the engine to stop and save what streams; SIGTERM and
 SIGHUP (a closed terminal, a dropped SSH link) write everything at once, then quit.
@@ -11,38 +12,21 @@ import asyncio
 import contextlib
 import logging
 import signal
-from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from textual.app import App
 from textual.binding import Binding
+from textual.screen import Screen
 
-from llama_tui.client.pool import ClientPool
-from llama_tui.config import (
-    Config,
-    ConfigError,
-    insecure_warning,
-    load_config,
-)
-from llama_tui.config_file import save_config
-from llama_tui.engine import ReplyEngine
-from llama_tui.inspector import RequestRecord
-from llama_tui.keys import KeyResolver
-from llama_tui.model import Conversation, Endpoint, Message, utcnow
-from llama_tui.reply import EngineEvent, Reply, Saved, SaveFailed
-from llama_tui.sanitize import sanitize
+from llama_tui.config import Config, ConfigError, insecure_warning, load_config
+from llama_tui.reply import EngineEvent, Saved, SaveFailed
 from llama_tui.storage.store import ConversationStore
 from llama_tui.ui import terminal_guard
 from llama_tui.ui.messages import EngineMessage
-
-if TYPE_CHECKING:
-    from llama_tui.ui.screens.main import MainScreen
+from llama_tui.ui.services import Services
 
 log = logging.getLogger(__name__)
 
-#: Replies of this session whose request the inspector (F5) can still show.
-INSPECTOR_KEEP = 200
 #: Signals that end the app after everything in flight was written.
 QUIT_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 
@@ -66,45 +50,34 @@ class LlamaApp(App[int]):
     ) -> None:
         super().__init__()
         terminal_guard.install()
-        self.config = config
-        self.store = store
-        self.clients = ClientPool()
-        self.chosen_endpoint = endpoint
-        self.config_error = config_error
-        #: Local servers to look for on first run (None: the usual ones, (): none).
-        self.probe_servers = probe_servers
-        self.reported_problems: set[str] = set()
-        self.engine = ReplyEngine(store)
-        self.engine.subscribe(self._engine_event)
+        self.services = Services(config, store, endpoint=endpoint, config_error=config_error,
+                                 probe_servers=probe_servers,
+                                 on_key_done=self._key_done_threadsafe)
+        self.services.engine.subscribe(self._engine_event)
+        self.services.on_config_changed(self._config_changed)
         self._signals: list[int] = []
-        self._main: MainScreen | None = None
-        #: Key commands run here, in threads, once per session (never on this thread).
-        self.keys = KeyResolver(on_done=self._key_done_threadsafe)
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._requests: dict[str, RequestRecord] = {}
-        self._requests_by_message: dict[int, tuple[Message, RequestRecord]] = {}
-        #: Replies older than this were made before this session (the inspector has none).
-        self.started_at = utcnow()
-        #: The `[keymap]` entries in use (checked); hints name keys through `key()`.
-        self.keymap: dict[str, str] = {}
+        #: The main screen, at the bottom of the stack once mounted: the engine's events go to it.
+        self._main: Screen[None] | None = None
 
     def on_mount(self) -> None:
         from llama_tui.ui.screens.main import MainScreen
 
+        services = self.services
         self._loop = asyncio.get_running_loop()
         self._load_themes()
         self._load_keymap()
-        self._main = MainScreen()
+        self._main = MainScreen(services)
         self.push_screen(self._main)
         self._catch_signals()
-        if self.config_error:
-            self.notify(f"{self.config_error}\nSettings are read-only until it is fixed; "
+        if services.config_error:
+            self.notify(f"{services.config_error}\nSettings are read-only until it is fixed; "
                         "the file is left as it is.", title="Config problem: using defaults",
                         severity="error", timeout=30, markup=False)
-        for warning in self.config.warnings:
+        for warning in services.config.warnings:
             self.notify(warning, severity="warning", timeout=15, markup=False)
-        self._warn_insecure(self.config)
-        if not self.config.endpoint_names() and not self.config_error:
+        self._warn_insecure(services.config)
+        if not services.config.endpoint_names() and not services.config_error:
             self.run_worker(self._first_run(), group="first-run")
 
     def _load_themes(self) -> None:
@@ -117,10 +90,11 @@ class LlamaApp(App[int]):
         if problems:
             self.notify("\n".join(problems), title="Theme files skipped", severity="warning",
                         timeout=15, markup=False)
-        wanted = self.config.theme or DEFAULT_THEME
+        chosen = self.services.config.theme
+        wanted = chosen or DEFAULT_THEME
         if wanted in self.available_themes:
             self.theme = wanted
-        elif self.config.theme:
+        elif chosen:
             self.notify(f"Theme {wanted!r} is not available; using the default.",
                         severity="warning", markup=False)
             if DEFAULT_THEME in self.available_themes:
@@ -129,27 +103,26 @@ class LlamaApp(App[int]):
     def _load_keymap(self) -> None:
         from llama_tui.ui.keymap import check_keymap
 
-        keymap, problems = check_keymap(self.config.keymap)
+        keymap, problems = check_keymap(self.services.config.keymap)
         if problems:
             self.notify("\n".join(problems), title="Keymap entries ignored (defaults kept)",
                         severity="warning", timeout=20, markup=False)
-        self.keymap = keymap
+        self.services.keymap = keymap
         if keymap:
             self.set_keymap(keymap)
         for screen in self.screen_stack:  # hints in words follow the keys
             if hasattr(screen, "keys_changed"):
                 screen.keys_changed()
 
-    def key(self, binding_id: str) -> str:
-        """The key bound to `binding_id` now, for help text ("ctrl+n", "F2")."""
-        from llama_tui.ui.keymap import key_label
-
-        return key_label(binding_id, self.keymap)
+    def _config_changed(self, before: Config, after: Config) -> None:
+        if after.keymap != before.keymap:
+            self._load_keymap()
+        self._warn_insecure(after, before)
 
     async def _first_run(self) -> None:
         from llama_tui.ui.screens.first_run import first_run
 
-        await first_run(self)
+        await first_run(self, self.services)
 
     async def action_quit(self) -> None:
         """ctrl+q: what streams is stopped, kept and marked interrupted, then saved. When a
@@ -157,8 +130,9 @@ class LlamaApp(App[int]):
         exists nowhere else."""
         from llama_tui.ui.screens.dialogs import PickScreen
 
-        await self.engine.shutdown()
-        unsaved = self.engine.unsaved
+        engine = self.services.engine
+        await engine.shutdown()
+        unsaved = engine.unsaved
         if not unsaved:
             self.exit()
             return
@@ -191,9 +165,10 @@ class LlamaApp(App[int]):
     def _quit_on_signal(self, sig: int) -> None:
         """SIGTERM, SIGHUP: write everything now (the loop may not get another turn, the
         terminal may be gone), then quit as ctrl+q does."""
-        written = self.engine.save_all_now()
+        engine = self.services.engine
+        written = engine.save_all_now()
         log.warning("quitting on %s (%d conversations written)", signal.Signals(sig).name, written)
-        self.engine.stop_all()
+        engine.stop_all()
         self.exit(return_code=128 + sig)
 
     async def on_unmount(self) -> None:
@@ -201,10 +176,8 @@ class LlamaApp(App[int]):
         for sig in self._signals:
             with contextlib.suppress(Exception):
                 loop.remove_signal_handler(sig)
-        self.keys.close()
-        await self.engine.shutdown()
-        await self.clients.aclose()
-        for conv in self.engine.unsaved:  # the user was told already
+        await self.services.aclose()
+        for conv in self.services.engine.unsaved:  # the user was told already
             log.error("quitting with conversation %s unsaved", conv.id)
 
     def _warn_insecure(self, config: Config, before: Config | None = None) -> None:
@@ -215,72 +188,6 @@ class LlamaApp(App[int]):
                 self.notify(warning, title="Insecure endpoint", severity="warning", timeout=30,
                             markup=False)
 
-    # -- services for the screens --------------------------------------------------------------
-
-    def remember_request(self, job: Reply) -> None:
-        """Keep what a finished reply sent and received, for the request inspector."""
-        assert job.record is not None
-        status, headers = None, {}
-        if job.response is not None:
-            status, headers = job.response.status, job.response.headers
-        elif job.error is not None:
-            status, headers = job.error.status, job.error.headers
-        record = replace(job.record, status=status, response_headers=dict(headers))
-        self._requests[job.conversation.id] = record
-        self._requests_by_message[id(job.message)] = (job.message, record)
-        # Bounded: each record holds a request body (the history sent), and a long session
-        # must not grow without end (the soak test saw ~1 MB per 100 replies).
-        while len(self._requests) > INSPECTOR_KEEP:
-            del self._requests[next(iter(self._requests))]
-        while len(self._requests_by_message) > INSPECTOR_KEEP:
-            del self._requests_by_message[next(iter(self._requests_by_message))]
-
-    def last_request(self, conv: Conversation) -> RequestRecord | None:
-        return self._requests.get(conv.id)
-
-    def request_for(self, message: Message) -> RequestRecord | None:
-        """The request that produced `message` (a reply made in this session)."""
-        held = self._requests_by_message.get(id(message))
-        return held[1] if held and held[0] is message else None
-
-    def endpoint_for(self, conv: Conversation | None) -> Endpoint | None:
-        """The endpoint a conversation uses (its own if still configured, else the default),
-        with its key. Never blocks: a key command runs in a thread (`self.keys`) and until it
-        is done this raises `KeyPending`; a failed one raises `ConfigError` until retried."""
-        endpoint = self.endpoint_of(conv)
-        if endpoint is None:
-            return None
-        # A key command's result is kept per endpoint, whichever model asked first.
-        return replace(self.keys.get(endpoint), model=endpoint.model)
-
-    def endpoint_of(self, conv: Conversation | None) -> Endpoint | None:
-        """The conversation's endpoint, asking for the conversation's model when it chose one
-        (a model chosen for another endpoint is not sent elsewhere)."""
-        name = self.chosen_endpoint
-        if conv is not None and conv.endpoint in self.config.endpoint_names():
-            name = conv.endpoint
-        endpoint = self.config.choose_endpoint(name)
-        if endpoint is not None and conv is not None and conv.model \
-                and conv.endpoint in (None, endpoint.name):
-            endpoint = replace(endpoint, model=conv.model)
-        return endpoint
-
-    def endpoint_label(self, conv: Conversation | None) -> str:
-        """The status line's word on the endpoint: its name and model, or what is wrong
-        (key resolving, key command failed, no endpoint). Runs nothing itself."""
-        try:
-            endpoint = self.endpoint_of(conv)
-        except ConfigError as exc:
-            return f"endpoint: {exc.problem}"
-        if endpoint is None:
-            return f"no endpoint ({self.key('settings')})"
-        label = endpoint.name + (f" · {sanitize(endpoint.model)}" if endpoint.model else "")
-        try:
-            self.keys.get(endpoint)  # starts its key command in a thread, the first time
-        except ConfigError:
-            pass
-        return label + (f" · {state}" if (state := self.keys.status(endpoint)) else "")
-
     def _key_done_threadsafe(self, name: str) -> None:
         loop = self._loop
         if loop is not None and not loop.is_closed():
@@ -290,20 +197,16 @@ class LlamaApp(App[int]):
                 pass
 
     def _key_done(self, name: str) -> None:
-        endpoint = self.config.endpoints.get(name)
-        status = self.keys.status(endpoint) if endpoint else None
+        services = self.services
+        endpoint = services.config.endpoints.get(name)
+        status = services.keys.status(endpoint) if endpoint else None
         if status and status.startswith("key command failed"):
-            self.notify(f"{name}: {status}. Fix it in settings ({self.key('settings')}); "
+            self.notify(f"{name}: {status}. Fix it in settings ({services.key('settings')}); "
                         "saving there or Test connection runs it again.", title="Endpoint key",
                         severity="error", timeout=15, markup=False)
         for screen in self.screen_stack:
             if hasattr(screen, "update_status"):
                 screen.update_status()
-
-    async def save(self, conv: Conversation) -> None:
-        """Save through the reply engine: one writer per conversation, in a thread. A failed
-        save (disk full, read-only folder) is reported once and retried until it succeeds."""
-        await self.engine.save(conv)
 
     def _engine_event(self, event: EngineEvent) -> None:
         """The engine's events: saving is told here, the rest goes to the main screen."""
@@ -324,53 +227,10 @@ class LlamaApp(App[int]):
         if self._main is not None:
             self._main.post_message(EngineMessage(event))
 
-    def update_config(self, config: Config) -> None:
-        """Adopt and write new settings (from the settings screen or first run). Raises
-        `ConfigError` (settings are read-only: the file failed to load) or `OSError`, and then
-        nothing changed."""
-        save_config(config)
-        before, self.config = self.config, config
-        self.keys.forget()  # a save is the user's retry of a failed key command
-        self._warn_insecure(config, before)
-
-    def reload_config(self) -> str | None:
-        """Read config.toml again (after the user fixed it by hand); None when it loaded and
-        is now used, else the problem."""
-        try:
-            config = load_config(self.config.path)
-        except ConfigError as exc:
-            return str(exc)
-        before, self.config, self.config_error = self.config, config, None
-        self.keys.forget()
-        self._load_keymap()
-        self._warn_insecure(config, before)
-        return None
-
-    def set_theme_and_save(self, name: str) -> None:
-        """Switch theme for the session, and remember it in config.toml when that can be
-        written (never over a file that failed to load)."""
-        import copy
-
-        self.theme = name
-        config = copy.deepcopy(self.config)
-        config.theme = name
-        try:
-            self.update_config(config)
-        except ConfigError as exc:
-            self.config.theme = name
-            self.notify(f"Theme {name!r} is used for this session but not saved: {exc}",
-                        severity="warning", timeout=15, markup=False)
-        except OSError as exc:
-            self.config.theme = name
-            self.notify(f"Theme {name!r} is used for this session but not saved: "
-                        f"config.toml could not be written ({exc.strerror or exc}).",
-                        severity="warning", timeout=15, markup=False)
-
     def action_settings(self) -> None:
-        from llama_tui.ui.screens.settings import SettingsScreen
+        from llama_tui.ui.screens.settings import open_settings
 
-        if not isinstance(self.screen, SettingsScreen):
-            self.push_screen(SettingsScreen())
+        open_settings(self, self.services)
 
     def log_error(self, error: BaseException) -> None:
         log.error("worker failed", exc_info=error)

@@ -9,13 +9,14 @@ fixed: the model's words never leave the app this way (§7).
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from llama_tui.ui.textual_compat import write_sequence
 
 if TYPE_CHECKING:
+    from textual.app import App
+
     from llama_tui.reply import Reply
-    from llama_tui.ui.app import LlamaApp
 
 #: Replies quicker than this are watched as they stream: no notification.
 NOTIFY_AFTER = 10.0
@@ -29,10 +30,10 @@ def worth_notifying(enabled: bool, seconds: float, focused: bool, outcome: str) 
     return enabled and not focused and seconds > NOTIFY_AFTER and outcome != "cancelled"
 
 
-def reply_finished(app: LlamaApp, reply: Reply) -> None:
-    """Send the notification for `reply` if it is worth one."""
+def reply_finished(app: App[Any], reply: Reply, enabled: bool) -> None:
+    """Send the notification for `reply` if it is worth one (`enabled`: asked for)."""
     seconds = time.monotonic() - reply.started_at
-    if worth_notifying(bool(app.config.notify_when_done), seconds, app.app_focus,
+    if worth_notifying(enabled, seconds, app.app_focus,
                        reply.outcome):
         if not write_sequence(app, SEQUENCE):
             app.bell()

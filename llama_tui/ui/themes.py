@@ -14,7 +14,7 @@ from dataclasses import fields
 from functools import cache
 from importlib.resources import files
 from importlib.resources.abc import Traversable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.color import Color as RichColor
 from rich.color import ColorParseError as RichColorParseError
@@ -23,6 +23,11 @@ from rich.terminal_theme import DEFAULT_TERMINAL_THEME, MONOKAI, TerminalTheme
 from textual.color import Color, ColorParseError
 from textual.css.constants import VALID_STYLE_FLAGS
 from textual.theme import Theme
+
+if TYPE_CHECKING:
+    from textual.app import App
+
+    from llama_tui.ui.services import Services
 
 THEME_FIELDS = {f.name for f in fields(Theme)}
 DEFAULT_THEME = "llama-dark"
@@ -153,3 +158,12 @@ def _palette_rgb(value: str, palette: TerminalTheme, *, foreground: bool) -> str
     except RichColorParseError:
         return value
     return f"{rgb.hex} {rest}".strip()
+
+
+def use_theme(app: App[Any], services: Services, name: str) -> None:
+    """Switch theme (the palette's "theme: NAME"), and keep it in config.toml when it can be."""
+    app.theme = name
+    problem = services.remember_theme(name)
+    if problem:
+        app.notify(f"Theme {name!r} is used for this session but not saved: {problem}",
+                   severity="warning", timeout=15, markup=False)

@@ -59,7 +59,7 @@ async def one_run(count: int, rate: float) -> tuple[float, float]:
                 marks.setdefault("end", now)
 
         async with app.run_test(size=(120, 36)) as pilot:
-            app.engine.subscribe(on_event)
+            app.services.engine.subscribe(on_event)
             await type_and_send(pilot, "Think, then answer")
             while "end" not in marks:
                 await pilot.pause(0.05)

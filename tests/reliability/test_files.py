@@ -369,17 +369,17 @@ async def test_a_save_cancelled_mid_write_is_not_a_conflict_with_the_next(
 
     monkeypatch.setattr(ConversationStore, "_write", slow_write)
     async with app.run_test(size=SIZE) as pilot:
-        first = asyncio.create_task(app.save(conv))
+        first = asyncio.create_task(app.services.save(conv))
         await asyncio.to_thread(writing.wait, 5)
         first.cancel()
         conv.messages.append(Message(Role.ASSISTANT, "the reply", finish_reason="stop"))
-        second = asyncio.create_task(app.save(conv))
+        second = asyncio.create_task(app.services.save(conv))
         await pilot.pause(0.1)
         release.set()
         await asyncio.wait([first, second], timeout=5)
         await asyncio.to_thread(written.wait, 5)  # the cancelled save's write is over too
         after_two = ConversationStore().load(conv.id)
-        await app.save(conv)  # and a third save is no conflict either
+        await app.services.save(conv)  # and a third save is no conflict either
         said = [str(n.message) for n in app._notifications]
     assert first.cancelled() and second.done() and second.exception() is None
     assert not any("changed by another program" in s for s in said), said

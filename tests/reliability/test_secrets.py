@@ -78,7 +78,7 @@ async def test_a_full_session_leaves_the_key_nowhere(isolated_home: Path, fake_s
             screen = main(app)
             conv = screen.current
             assert conv is not None
-            record = app.last_request(conv)
+            record = app.services.last_request(conv)
             assert record is not None
             inspector_text, curl = describe(record), as_curl(record)
             screen.action_inspect()
@@ -157,9 +157,9 @@ async def test_config_written_by_the_app_is_0600(isolated_home: Path) -> None:
         async with app.run_test(size=SIZE) as pilot:
             config = Config(path=paths.config_file(), endpoints={
                 "e": Endpoint("e", "https://llama.example/v1", api_key=KEY)})
-            app.update_config(config)
+            app.services.update_config(config)
             config.theme = "llama-light"
-            app.update_config(config)  # the second write keeps a backup
+            app.services.update_config(config)  # the second write keeps a backup
             await pilot.pause()
     finally:
         os.umask(old)

@@ -80,7 +80,7 @@ async def test_while_a_reply_is_stalled_the_app_answers(isolated_home: Path,
         other_id = screen.current.id
         await pilot.press("ctrl+n")
         await type_and_send(pilot, "This one stalls")
-        engine = app.engine
+        engine = app.services.engine
         await wait_for(pilot, lambda: engine.replies and len(engine.replies[0].parts) == len(PIECES))
         stalled_id = screen.current.id
         await screen.open_id(other_id)

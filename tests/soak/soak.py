@@ -262,7 +262,7 @@ class Soak:
                     if self.same_state else ""
                 print(f"  {n + 1} replies, {time.monotonic() - started:.0f} s, "
                       f"RSS {rss_mb():.1f} MB{last}, {_memo_caches()}", flush=True)
-        await self.wait_for(self.pilot, lambda: not self.app.engine.unsaved, timeout=15)
+        await self.wait_for(self.pilot, lambda: not self.app.services.engine.unsaved, timeout=15)
         if self.trace_start is not None or self.census_start is not None:
             await self.pilot.press("ctrl+n")  # the same screen as at their start
             await self.pilot.pause(0.5)
@@ -360,7 +360,7 @@ class Soak:
         assert conv is not None and len(conv.messages) >= 2, "the prompt was not sent"
         assert conv.messages[-2].content == prompt, "the prompt was not sent"
         expected = Expected(fault, conv.id, len(conv.messages) - 1, prompt, text, finish)
-        job = self.app.engine.reply_for(conv)
+        job = self.app.services.engine.reply_for(conv)
         if fault in ("cancel", "switch", "disk"):
             assert job is not None, "a slow reply ended at once"
         if fault == "cancel":
@@ -377,7 +377,7 @@ class Soak:
         elif fault == "disk":
             await self.wait_for(self.pilot, lambda: len(job.parts) >= 3)
             await self._disk_fails_for(1.5)
-        await self.wait_for(self.pilot, lambda: self.app.engine.reply_for(conv) is None, timeout=30)
+        await self.wait_for(self.pilot, lambda: self.app.services.engine.reply_for(conv) is None, timeout=30)
         expected.conv_id = conv.id  # a conflict copy would have changed it (none expected)
         self.ledger.append(expected)
         assert not self.server._queue, "the server has responses left: the script slipped"

@@ -61,14 +61,14 @@ async def wait_for(pilot: Any, condition: Any, timeout: float = 15.0) -> None:
 
 async def wait_replies(pilot: Any) -> None:
     app = pilot.app
-    await wait_for(pilot, lambda: not app.engine.replies, timeout=30)
+    await wait_for(pilot, lambda: not app.services.engine.replies, timeout=30)
     await wait_for(pilot, lambda: not app.screen.query(".-streaming"))  # restyled
     await pilot.pause()
 
 
 def parts_streamed(app: LlamaApp) -> int:
     """How many pieces the first reply in flight has received (0: none in flight)."""
-    replies = app.engine.replies
+    replies = app.services.engine.replies
     return len(replies[0].parts) if replies else 0
 
 

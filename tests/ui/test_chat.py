@@ -105,7 +105,7 @@ async def test_switching_mid_stream_keeps_reply_in_its_conversation(app_factory,
         # open A while B streams
         sidebar = screen.query_one(ConversationList)
         a_id = next(s.id for s in sidebar.summaries if s.title == "Conversation A")
-        assert screen.app.engine.replies and screen.app.engine.reply_for(a_id) is None
+        assert screen.app.services.engine.replies and screen.app.services.engine.reply_for(a_id) is None
         await screen.open_id(a_id)
         await pilot.pause(0.3)
         shown = [v.message.content for v in screen.query_one(ChatView).query(UserMessage)]
@@ -178,7 +178,7 @@ async def test_http_error_shows_request_id_and_restores_prompt(app_factory, fake
 async def test_stall_times_out_keeps_partial_and_app_responsive(app_factory, fake_server):
     fake_server.enqueue(stall_after(["partial ", "text"], stall_seconds=30))
     app = app_factory()
-    app.config.endpoints["fake"].read_timeout = 0.5
+    app.services.config.endpoints["fake"].read_timeout = 0.5
     async with app.run_test(size=SIZE) as pilot:
         await type_and_send(pilot, "Hello?")
         await wait_replies(pilot)
@@ -260,7 +260,7 @@ async def test_enter_right_as_a_reply_ends_sends_the_next_turn(app_factory, fake
         slow.set()
         await type_and_send(pilot, "one")
         await wait_for(pilot, lambda: "tokens" in str(reply_views(app)[0]._footer.render()))
-        assert app.engine.replies  # still saving
+        assert app.services.engine.replies  # still saving
         await type_and_send(pilot, "two")
         await wait_replies(pilot)
         said = [str(n.message) for n in app._notifications]

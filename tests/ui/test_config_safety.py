@@ -10,6 +10,7 @@ from textual.widgets import Button, Static, TextArea
 from llama_tui import paths
 from llama_tui.ui.app import make_app
 from llama_tui.ui.screens.settings import SettingsScreen
+from llama_tui.ui.themes import use_theme
 from tests.fakeserver import FakeServer, chat_stream
 from tests.ui.conftest import SIZE, main, type_and_send, wait_for, wait_replies
 
@@ -45,7 +46,7 @@ async def test_a_config_with_a_typo_is_never_rewritten(fake_server: FakeServer) 
     app = make_app(probe_servers=())
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: "prompt_fromat" in notifications(app))
-        app.set_theme_and_save("llama-light")  # what the palette's "theme: …" does
+        use_theme(app, app.services, "llama-light")  # what the palette's "theme: …" does
         await wait_for(pilot, lambda: "not saved" in notifications(app))
         assert app.theme == "llama-light"
         await pilot.press("f2")

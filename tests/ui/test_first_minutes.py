@@ -175,7 +175,7 @@ async def test_a_failed_turn_is_retried_in_place_by_enter(app_factory, fake_serv
     fake_server.enqueue(error_response(503, "<html>down for maintenance</html>"))
     fake_server.enqueue(chat_stream(["back up"]))
     app = app_factory()
-    app.config.endpoints["fake"].max_retries = 0
+    app.services.config.endpoints["fake"].max_retries = 0
     async with app.run_test(size=SIZE) as pilot:
         await type_and_send(pilot, "Are you there?")
         await wait_replies(pilot)
@@ -198,7 +198,7 @@ async def test_r_on_a_failed_reply_retries_it_in_place(app_factory, fake_server)
     fake_server.enqueue(error_response(503, "<html>still down</html>"))
     fake_server.enqueue(chat_stream(["finally"]))
     app = app_factory()
-    app.config.endpoints["fake"].max_retries = 0
+    app.services.config.endpoints["fake"].max_retries = 0
     async with app.run_test(size=SIZE) as pilot:
         await type_and_send(pilot, "Hello?")
         await wait_replies(pilot)

@@ -137,7 +137,7 @@ async def test_completion_document_continues_in_place(app_factory, fake_server):
     fake_server.enqueue(completion_stream([" upon", " a time"]))
     fake_server.enqueue(completion_stream([" there", " lived"]))
     app = app_factory(extra="")
-    app.config.endpoints["fake"].kind = "completion"
+    app.services.config.endpoints["fake"].kind = "completion"
     async with app.run_test(size=SIZE) as pilot:
         await type_and_send(pilot, "Once")
         await wait_replies(pilot)
@@ -158,8 +158,8 @@ async def test_completion_document_continues_in_place(app_factory, fake_server):
 async def test_llama2_format_over_completion_endpoint(app_factory, fake_server):
     fake_server.enqueue(completion_stream([" Paris."]))
     app = app_factory(extra='system_prompt = "Answer briefly."')
-    app.config.endpoints["fake"].kind = "completion"
-    app.config.endpoints["fake"].prompt_format = "llama2"
+    app.services.config.endpoints["fake"].kind = "completion"
+    app.services.config.endpoints["fake"].prompt_format = "llama2"
     async with app.run_test(size=SIZE) as pilot:
         await type_and_send(pilot, "Capital of France?")
         await wait_replies(pilot)
@@ -172,8 +172,8 @@ async def test_llama2_format_over_completion_endpoint(app_factory, fake_server):
 
 async def test_llama2_reserved_tags_refused_with_message(app_factory, fake_server):
     app = app_factory()
-    app.config.endpoints["fake"].kind = "completion"
-    app.config.endpoints["fake"].prompt_format = "llama2"
+    app.services.config.endpoints["fake"].kind = "completion"
+    app.services.config.endpoints["fake"].prompt_format = "llama2"
     async with app.run_test(size=SIZE) as pilot:
         await type_and_send(pilot, "sneaky [/INST] text")
         await pilot.pause(0.2)
@@ -200,24 +200,24 @@ async def test_inspector_on_a_focused_reply_shows_that_replys_request(app_factor
 
 def test_the_inspector_keeps_the_requests_of_the_last_replies_only(isolated_home) -> None:
     """A long session must not keep every request body it sent (they hold the history)."""
-    from llama_tui.inspector import RequestRecord
+    from llama_tui.inspector import INSPECTOR_KEEP, RequestRecord
     from llama_tui.model import Conversation, Message, Role
     from llama_tui.reply import Reply
-    from llama_tui.ui.app import INSPECTOR_KEEP, make_app
+    from llama_tui.ui.app import make_app
 
-    app = make_app(probe_servers=())
+    services = make_app(probe_servers=()).services
     messages = []
     for n in range(INSPECTOR_KEEP + 5):
         conv, message = Conversation(), Message(Role.ASSISTANT, f"reply {n}")
         messages.append(message)
         job = Reply(conv, message, f"prompt {n}",
                        record=RequestRecord("http://x/v1/chat/completions", {"n": n}, {}))
-        app.remember_request(job)
-    assert app.request_for(messages[-1]) is not None
-    assert app.request_for(messages[-1]).body == {"n": INSPECTOR_KEEP + 4}
-    assert app.request_for(messages[0]) is None
-    assert len(app._requests_by_message) == INSPECTOR_KEEP
-    assert len(app._requests) == INSPECTOR_KEEP
+        services.remember_request(job)
+    assert services.request_for(messages[-1]) is not None
+    assert services.request_for(messages[-1]).body == {"n": INSPECTOR_KEEP + 4}
+    assert services.request_for(messages[0]) is None
+    assert len(services.requests) == INSPECTOR_KEEP
+    assert len(services.requests._by_conversation) == INSPECTOR_KEEP
 
 
 async def test_inspector_names_the_key_variable_only_when_a_key_is_sent(

@@ -49,7 +49,7 @@ async def test_quitting_with_an_unsaved_conversation_asks_first(
         await wait_for(pilot, lambda: not isinstance(app.screen, PickScreen))
         assert app.is_running
         broken["on"] = False  # space freed: the retry saves it
-        await wait_for(pilot, lambda: not app.engine.unsaved, timeout=10)
+        await wait_for(pilot, lambda: not app.services.engine.unsaved, timeout=10)
         await pilot.press("ctrl+q")
         await wait_for(pilot, lambda: not app.is_running)
     assert app.return_code in (0, None)
@@ -96,6 +96,6 @@ async def test_copy_and_fork_of_a_streaming_reply_take_all_it_received(
                        and screen.current.title.startswith("⑂ "))
         forked = screen.current
         assert forked.messages[-1].content == "".join(PIECES)
-        await screen.open_id(app.engine.replies[0].conversation.id)
+        await screen.open_id(app.services.engine.replies[0].conversation.id)
         await pilot.press("escape")
         await wait_replies(pilot)

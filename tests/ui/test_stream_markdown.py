@@ -451,7 +451,7 @@ async def test_escape_stops_a_reply_with_a_huge_open_block_promptly(app_factory,
         await wait_for(pilot, lambda: len(view.source) > 150_000, timeout=30)
         shown = len(view.source)
         await pilot.press("escape")
-        await wait_for(pilot, lambda: not app.engine.replies, timeout=10)  # the bound is below
+        await wait_for(pilot, lambda: not app.services.engine.replies, timeout=10)  # the bound is below
         # What the app still read after escape, in the stream's own time (load-proof):
         # 20 lines of 50 words, less than 0.1 s of this stream.
         assert len(view.source) - shown < 20 * len(line)

@@ -29,13 +29,15 @@ def test_core_imports_no_textual_or_rich() -> None:
 
 
 class _ImportVisitor(ast.NodeVisitor):
-    """The absolute imports of one module, but those under `if TYPE_CHECKING:`."""
+    """The absolute imports of one module, but (unless `typing` is set) those under
+    `if TYPE_CHECKING:`."""
 
-    def __init__(self) -> None:
+    def __init__(self, typing: bool = False) -> None:
         self.found: set[str] = set()
+        self.typing = typing
 
     def visit_If(self, node: ast.If) -> None:
-        if "TYPE_CHECKING" in ast.unparse(node.test):
+        if "TYPE_CHECKING" in ast.unparse(node.test) and not self.typing:
             for child in node.orelse:
                 self.visit(child)
         else:
@@ -50,16 +52,17 @@ class _ImportVisitor(ast.NodeVisitor):
             self.found.update(f"{node.module}.{alias.name}" for alias in node.names)
 
 
-def _imports() -> dict[str, set[str]]:
+def _imports(typing: bool = False) -> dict[str, set[str]]:
     """Each module of the package and the package modules it imports: at the top or inside a
-    function (a lazy import is still a dependency), but not for type checking only."""
+    function (a lazy import is still a dependency), and with `typing` those for type
+    checking only too."""
     modules = {}
     for path in PACKAGE.rglob("*.py"):
         name = ".".join(path.relative_to(PACKAGE.parent).with_suffix("").parts)
         modules[name.removesuffix(".__init__")] = path
     graph: dict[str, set[str]] = {}
     for name, path in modules.items():
-        visitor = _ImportVisitor()
+        visitor = _ImportVisitor(typing)
         visitor.visit(ast.parse(path.read_text("utf-8")))
         graph[name] = {dep for dep in visitor.found if dep in modules and dep != name}
     return graph
@@ -101,6 +104,15 @@ def test_no_import_circles() -> None:
     graph = _imports()
     assert "llama_tui.commands.common" in graph["llama_tui.cli"]  # the walk sees imports
     assert _circles(graph) == []
+
+
+def test_no_import_circles_even_for_type_checking() -> None:
+    """Screens get what they need of the app as `Services`: none names the app, not even
+    for its type, so no module and the app depend on each other."""
+    graph = _imports(typing=True)
+    assert _circles(graph) == []
+    assert sorted(name for name, deps in graph.items() if "llama_tui.ui.app" in deps) == [
+        "llama_tui.commands.tui"]
 
 
 def test_the_core_never_imports_the_ui() -> None:

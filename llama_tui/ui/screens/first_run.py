@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -16,7 +16,9 @@ from llama_tui.config import ConfigError
 from llama_tui.model import Endpoint
 
 if TYPE_CHECKING:
-    from llama_tui.ui.app import LlamaApp
+    from textual.app import App
+
+    from llama_tui.ui.services import Services
 
 
 class FoundServerScreen(ModalScreen[bool]):
@@ -39,23 +41,23 @@ class FoundServerScreen(ModalScreen[bool]):
         self.dismiss(event.button.id == "yes")
 
 
-async def first_run(app: LlamaApp) -> None:
+async def first_run(app: App[Any], services: Services) -> None:
     from llama_tui.ui.screens.settings import SettingsScreen, first_run_help
 
-    servers = LOCAL_SERVERS if app.probe_servers is None else app.probe_servers
+    servers = LOCAL_SERVERS if services.probe_servers is None else services.probe_servers
     found = await probe_local_servers(servers) if servers else []
     if found:
         server = found[0]
         if await app.push_screen_wait(FoundServerScreen(server)):
             import copy
 
-            config = copy.deepcopy(app.config)
+            config = copy.deepcopy(services.config)
             name = server.label.lower().replace(" ", "-").replace(".", "")
             config.endpoints[name] = Endpoint(name=name, url=server.url,
                                               model=server.models[0] if server.models else None)
             config.default_endpoint = name
             try:
-                app.update_config(config)
+                services.update_config(config)
             except (ConfigError, OSError) as exc:  # a read-only config folder, say
                 reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
                 app.notify(f"Could not save the endpoint to config.toml: {reason}",
@@ -64,4 +66,4 @@ async def first_run(app: LlamaApp) -> None:
                 app.notify(f"Using {server.label} at {server.url}", markup=False)
                 return
     await app.push_screen(SettingsScreen(
-        intro=first_run_help(app.key("save-settings"), app.key("close-settings"))))
+        services, intro=first_run_help(services.key("save-settings"), services.key("close-settings"))))

@@ -1,6 +1,7 @@
 """Where keys land on the main screen: escape, the prompt as home, one draft per conversation.
 
-A mixin of `MainScreen`. The rules, in the order they apply:
+The main screen's first layer (`FocusBase`, docs/design.md §1): it holds the services and
+which conversation is shown. The rules, in the order they apply:
 
 - escape stops the reply streaming in the shown conversation; with none streaming it brings
   focus back to the prompt from anywhere (a message, the list, the filter).
@@ -14,17 +15,14 @@ A mixin of `MainScreen`. The rules, in the order they apply:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from textual import events
+from textual.screen import Screen
 
 from llama_tui.model import Conversation
+from llama_tui.ui.services import Services
 from llama_tui.ui.widgets.chat_view import ChatView
 from llama_tui.ui.widgets.conversation_list import ConversationList
 from llama_tui.ui.widgets.prompt_input import PromptInput
-
-if TYPE_CHECKING:
-    from llama_tui.ui.screens.main import MainScreen
 
 
 def draft_key(conv: Conversation | None) -> str:
@@ -32,18 +30,24 @@ def draft_key(conv: Conversation | None) -> str:
     return conv.id if conv is not None and conv.messages else ""
 
 
-class FocusActions:
-    """Focus moves, escape and drafts (mixed into MainScreen)."""
+class FocusBase(Screen[None]):
+    """Focus moves, escape and drafts."""
+
+    def __init__(self, services: Services) -> None:
+        super().__init__()
+        self.services = services
+        #: The conversation shown (None: a new one, not made yet).
+        self.current: Conversation | None = None
+        #: What was typed and not sent, per conversation (`draft_key`), in memory.
+        self.drafts: dict[str, str] = {}
 
     # -- escape -----------------------------------------------------------------------------
 
-    def streaming_here(self: MainScreen) -> bool:  # type: ignore[misc]
-        reply = self.app.engine.reply_for(self.current)
+    def streaming_here(self) -> bool:
+        reply = self.services.engine.reply_for(self.current)
         return reply is not None and reply.streaming
 
-    def check_action(  # type: ignore[misc]
-        self: MainScreen, action: str, parameters: tuple[object, ...]
-    ) -> bool | None:
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """escape: "Stop" (shown) only while a reply streams here, else back to the prompt."""
         if action == "stop":
             return self.streaming_here()
@@ -51,19 +55,19 @@ class FocusActions:
             return not self.streaming_here() and not isinstance(self.focused, PromptInput)
         return True
 
-    def action_to_prompt(self: MainScreen) -> None:  # type: ignore[misc]
+    def action_to_prompt(self) -> None:
         self.focus_prompt()
 
-    def action_focus_prompt(self: MainScreen) -> None:  # type: ignore[misc]
+    def action_focus_prompt(self) -> None:
         self.focus_prompt()
 
-    def focus_prompt(self: MainScreen) -> None:  # type: ignore[misc]
+    def focus_prompt(self) -> None:
         self.set_focus(self.query_one(PromptInput))
         self.query_one("#sidebar-pane").remove_class("-open")  # the overlay goes once used
 
     # -- the sidebar ------------------------------------------------------------------------
 
-    def show_sidebar(self: MainScreen, shown: bool) -> None:  # type: ignore[misc]
+    def show_sidebar(self, shown: bool) -> None:
         """Below `NARROW` columns (the screen's `-narrow` class) the list is hidden unless
         asked for, and then drawn over the chat (`-open`) rather than squeezing it; wider, it
         is a column, shown unless hidden (`-hidden`). Each width keeps its own choice."""
@@ -73,12 +77,12 @@ class FocusActions:
         else:
             pane.set_class(not shown, "-hidden")
 
-    def sidebar_shown(self: MainScreen) -> bool:  # type: ignore[misc]
+    def sidebar_shown(self) -> bool:
         pane = self.query_one("#sidebar-pane")
         return pane.has_class("-open") if self.has_class("-narrow") \
             else not pane.has_class("-hidden")
 
-    def action_toggle_sidebar(self: MainScreen) -> None:  # type: ignore[misc]
+    def action_toggle_sidebar(self) -> None:
         shown = not self.sidebar_shown()
         self.show_sidebar(shown)
         if shown and self.has_class("-narrow"):
@@ -88,7 +92,7 @@ class FocusActions:
 
     # -- typing lands in the prompt ---------------------------------------------------------
 
-    def on_key(self: MainScreen, event: events.Key) -> None:  # type: ignore[misc]
+    def on_key(self, event: events.Key) -> None:
         """A printable key nothing focused took (a text field stops those it types; messages
         and the list route theirs, `route_printable`) goes to the prompt. Keys reach the
         screen before the bindings are looked up, so those are checked here."""
@@ -102,19 +106,19 @@ class FocusActions:
 
     # -- focus moves ------------------------------------------------------------------------
 
-    def action_focus_list(self: MainScreen) -> None:  # type: ignore[misc]
+    def action_focus_list(self) -> None:
         """ctrl+l: the title filter (↓ or Tab goes on to the rows)."""
         self.show_sidebar(True)
         self.set_focus(self.query_one("#filter"))
 
-    def action_focus_rows(self: MainScreen) -> None:  # type: ignore[misc]
+    def action_focus_rows(self) -> None:
         sidebar = self.query_one(ConversationList)
         self.show_sidebar(True)
         self.set_focus(sidebar)
         if sidebar.highlighted is None and sidebar.summaries:
             sidebar.highlighted = 0
 
-    def action_focus_messages(self: MainScreen) -> None:  # type: ignore[misc]
+    def action_focus_messages(self) -> None:
         focusable = [w for w in self.query_one(ChatView).children if w.can_focus]
         if focusable:
             self.set_focus(focusable[-1], scroll_visible=False)
@@ -122,9 +126,7 @@ class FocusActions:
 
     # -- drafts -----------------------------------------------------------------------------
 
-    def switch_draft(  # type: ignore[misc]
-        self: MainScreen, old: Conversation | None, new: Conversation | None
-    ) -> None:
+    def switch_draft(self, old: Conversation | None, new: Conversation | None) -> None:
         """Keep what is typed in the prompt with the conversation it was typed in."""
         before, after = draft_key(old), draft_key(new)
         if before == after:  # the same conversation shown again

@@ -1,8 +1,8 @@
 """Managing conversations and messages from the main screen: rename, delete with undo, pin,
 export, import, search, fork, copy, edit & resend, regenerate.
 
-A mixin of `MainScreen`, kept apart so the screen's streaming logic stays readable. Every
-operation goes through the core (`export`, `search`, the store); widgets only ask.
+The fifth layer of the main screen (docs/design.md §1), over `ModelsBase`. Every operation
+goes through the core (`export`, `search`, the store); widgets only ask.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from textual.content import Content
 from textual.widgets import Input, Static
@@ -26,17 +25,16 @@ from llama_tui.export import (
     to_markdown,
     write_exports,
 )
-from llama_tui.model import Conversation, Role
+from llama_tui.model import Conversation, Message, Role
 from llama_tui.sanitize import sanitize
+from llama_tui.search import Hit
 from llama_tui.session import title_from_reply, title_request
 from llama_tui.storage.codec import CodecError
 from llama_tui.storage.store import StoreError, Trashed
+from llama_tui.ui.screens.models import ModelsBase
 from llama_tui.ui.widgets.conversation_list import ConversationList
 from llama_tui.ui.widgets.message_view import MessageActions
 from llama_tui.ui.widgets.prompt_input import PromptInput
-
-if TYPE_CHECKING:
-    from llama_tui.ui.screens.main import MainScreen
 
 _FENCE = re.compile(r"^(`{3,}|~{3,})([^\n]*)\n(.*?)^\1[ \t]*$", re.M | re.S)
 
@@ -54,24 +52,24 @@ def code_label(language: str, code: str) -> str:
     return f"{language or 'code'} · {size}" + (f" · {first[:60]}" if first else "")
 
 
-class ManageActions:
-    """Actions on conversations and messages (mixed into MainScreen)."""
+class ManageBase(ModelsBase):
+    """Actions on conversations and messages."""
 
     _last_deleted: tuple[Trashed, str, str] | None = None
 
     # -- which conversation ----------------------------------------------------------------
 
-    def _target(self: MainScreen) -> Conversation | None:  # type: ignore[misc]
+    def _target(self) -> Conversation | None:
         """The highlighted conversation when the list has focus, else the one on screen."""
         sidebar = self.query_one(ConversationList)
         if sidebar.has_focus and sidebar.highlighted_id:
             conv_id = sidebar.highlighted_id
             if self.current is not None and self.current.id == conv_id:
                 return self.current
-            if (reply := self.app.engine.reply_for(conv_id)) is not None:
+            if (reply := self.services.engine.reply_for(conv_id)) is not None:
                 return reply.conversation
             try:
-                return self.app.store.load(conv_id)
+                return self.services.store.load(conv_id)
             except (CodecError, StoreError) as exc:
                 self.notify(sanitize(str(exc)), severity="error", markup=False)
                 return None
@@ -82,7 +80,7 @@ class ManageActions:
 
     # -- conversation actions --------------------------------------------------------------
 
-    def action_rename(self: MainScreen) -> None:  # type: ignore[misc]
+    def action_rename(self) -> None:
         from llama_tui.ui.screens.dialogs import AskScreen
 
         conv = self._target()
@@ -92,27 +90,27 @@ class ManageActions:
         async def renamed(title: str | None) -> None:
             if title:
                 conv.title = " ".join(title.split())
-                await self.app.save(conv)
+                await self.services.save(conv)
                 self.upsert(conv)
                 if conv is self.current:
                     await self.open_conversation(conv)
 
         self.app.push_screen(AskScreen("Rename conversation", conv.title), renamed)
 
-    def action_generate_title(self: MainScreen) -> None:  # type: ignore[misc]
+    def action_generate_title(self) -> None:
         """Ask the model for a short title (one small request; rename stays for your own)."""
         conv = self._target()
         if conv is None:
             return
         try:
-            endpoint = self.app.endpoint_for(conv)
+            endpoint = self.services.endpoint_for(conv)
         except ConfigError as exc:
             self.notify(str(exc), severity="error", markup=False)
             return
         if endpoint is None:
             self.notify("No endpoint yet: add one in settings.", severity="warning")
             return
-        client = self.app.clients.get(endpoint)
+        client = self.services.clients.get(endpoint)
 
         async def generate() -> None:
             try:
@@ -125,7 +123,7 @@ class ManageActions:
                 self.notify("The model gave no title.", severity="warning")
                 return
             conv.title = title
-            await self.app.save(conv)
+            await self.services.save(conv)
             self.upsert(conv)
             if conv is self.current:
                 self.query_one("#chat-title", Static).update(Content(sanitize(title)))
@@ -133,15 +131,15 @@ class ManageActions:
 
         self.run_worker(generate(), group="title", exclusive=True)
 
-    async def action_delete(self: MainScreen) -> None:  # type: ignore[misc]
+    async def action_delete(self) -> None:
         conv = self._target()
         if conv is None:
             return
-        if self.app.engine.reply_for(conv) is not None:
-            self.notify(f"Stop the reply first ({self.app.key('stop')}).", severity="warning")
+        if self.services.engine.reply_for(conv) is not None:
+            self.notify(f"Stop the reply first ({self.services.key('stop')}).", severity="warning")
             return
         try:
-            trashed = await asyncio.to_thread(self.app.store.delete, conv.id)
+            trashed = await asyncio.to_thread(self.services.store.delete, conv.id)
         except (OSError, StoreError) as exc:
             self.notify(sanitize(f"Could not delete: {exc}"), severity="error", markup=False)
             return
@@ -150,15 +148,15 @@ class ManageActions:
             await self.open_conversation(None)
         self.refresh_list()
         self.notify(f"Deleted {conv.title!r} (moved to the trash). "
-                    f"{self.app.key('undo-delete')} undoes.", markup=False)
+                    f"{self.services.key('undo-delete')} undoes.", markup=False)
 
-    async def action_undo_delete(self: MainScreen) -> None:  # type: ignore[misc]
+    async def action_undo_delete(self) -> None:
         if self._last_deleted is None:
             self.notify("Nothing to undo.")
             return
         trashed, conv_id, title = self._last_deleted
         try:
-            await asyncio.to_thread(self.app.store.restore, trashed)
+            await asyncio.to_thread(self.services.store.restore, trashed)
         except (OSError, StoreError) as exc:
             self.notify(sanitize(f"Could not restore: {exc}"), severity="error", markup=False)
             return
@@ -167,21 +165,21 @@ class ManageActions:
         await self.open_id(conv_id)
         self.notify(f"Restored {title!r}.", markup=False)
 
-    async def action_empty_trash(self: MainScreen) -> None:  # type: ignore[misc]
-        count = await asyncio.to_thread(self.app.store.empty_trash)
+    async def action_empty_trash(self) -> None:
+        count = await asyncio.to_thread(self.services.store.empty_trash)
         self._last_deleted = None
         self.notify(f"Emptied the trash ({count} conversations deleted for good).")
 
-    async def action_pin(self: MainScreen) -> None:  # type: ignore[misc]
+    async def action_pin(self) -> None:
         conv = self._target()
         if conv is None:
             return
         conv.pinned = not conv.pinned
-        await self.app.save(conv)
+        await self.services.save(conv)
         self.upsert(conv)
         self.notify(("Pinned " if conv.pinned else "Unpinned ") + repr(conv.title), markup=False)
 
-    async def action_export(self: MainScreen) -> None:  # type: ignore[misc]
+    async def action_export(self) -> None:
         """Markdown and JSON files in the exports folder, and the Markdown on the clipboard."""
         conv = self._target()
         if conv is None:
@@ -196,7 +194,7 @@ class ManageActions:
             f"Exported to {base}.md and .json; the Markdown is on the clipboard.", markup=False, timeout=10
         )
 
-    def action_import(self: MainScreen) -> None:  # type: ignore[misc]
+    def action_import(self) -> None:
         from llama_tui.ui.screens.dialogs import AskScreen
 
         async def chosen(path: str | None) -> None:
@@ -207,7 +205,7 @@ class ManageActions:
             except ConversationImportError as exc:
                 self.notify(sanitize(str(exc)), title="Import failed", severity="error", markup=False)
                 return
-            await self.app.save(conv)
+            await self.services.save(conv)
             self.upsert(conv)
             await self.open_conversation(conv)
             self.notify(f"Imported {conv.title!r}.", markup=False)
@@ -217,27 +215,27 @@ class ManageActions:
             chosen,
         )
 
-    def action_search(self: MainScreen) -> None:  # type: ignore[misc]
+    def action_search(self) -> None:
         from llama_tui.ui.screens.search import SearchScreen
 
-        query = self.query_one("#filter").value  # type: ignore[attr-defined]
+        query = self.query_one("#filter", Input).value
 
-        async def opened(hit: Any) -> None:
+        async def opened(hit: Hit | None) -> None:
             if hit is not None:
                 await self.open_id(hit.conversation_id, focus_index=hit.message_index,
                                    mark=hit.query)
 
-        self.app.push_screen(SearchScreen(query), opened)
+        self.app.push_screen(SearchScreen(self.services.store, query), opened)
 
     # -- the sidebar filter ----------------------------------------------------------------
 
     # (Handlers here use naming-convention names: `@on` only registers in widget classes.)
 
-    def on_input_changed(self: MainScreen, event: Input.Changed) -> None:  # type: ignore[misc]
+    def on_input_changed(self, event: Input.Changed) -> None:
         if event.input.id == "filter":
             self.query_one(ConversationList).set_filter(event.value)
 
-    def on_input_submitted(self: MainScreen, event: Input.Submitted) -> None:  # type: ignore[misc]
+    def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.input.id != "filter":
             return
         if event.value.strip():
@@ -247,7 +245,7 @@ class ManageActions:
 
     # -- the prompt in an editor ------------------------------------------------------------
 
-    def on_prompt_input_editor_requested(self: MainScreen) -> None:  # type: ignore[misc]
+    def on_prompt_input_editor_requested(self) -> None:
         """The prompt's text in $VISUAL / $EDITOR, the app suspended meanwhile (the editor
         has the terminal); what was saved comes back in the prompt, cursor at its end."""
         from textual.app import SuspendNotSupported
@@ -271,14 +269,14 @@ class ManageActions:
 
     # -- message actions -------------------------------------------------------------------
 
-    async def on_message_actions_action_requested(  # type: ignore[misc]
-        self: MainScreen, event: MessageActions.ActionRequested
+    async def on_message_actions_action_requested(
+        self, event: MessageActions.ActionRequested
     ) -> None:
         conv = self.current
         if conv is None:
             return
         message = event.message
-        self.app.engine.fill_message(conv)  # a reply still streaming: its text so far
+        self.services.engine.fill_message(conv)  # a reply still streaming: its text so far
         if event.action == "leave":
             self.focus_prompt()
         elif event.action == "copy":
@@ -293,27 +291,27 @@ class ManageActions:
         elif event.action in ("regenerate", "retry"):
             await self.regenerate(conv, message)
 
-    async def _fork_at(self: MainScreen, conv: Conversation, message: Any) -> None:  # type: ignore[misc]
+    async def _fork_at(self, conv: Conversation, message: Message) -> None:
         """A fork to go on from `message`: it ends with a reply; at a user message it ends
         before it, and that message waits in the prompt, to edit and send."""
-        prompt = self.query_one("#prompt")
+        prompt = self.query_one(PromptInput)
         index = message_at(conv, message)
         at_prompt = message.role == Role.USER
         forked = fork(conv, index - 1 if at_prompt else index)
         if forked.messages:  # a fork of nothing yet is saved when its first turn is
-            await self.app.save(forked)
+            await self.services.save(forked)
             self.upsert(forked)
-        typed = prompt.text  # type: ignore[attr-defined]
+        typed = prompt.text
         await self.open_conversation(forked)
-        if at_prompt or (typed and not prompt.text):  # type: ignore[attr-defined]
-            prompt.load_text(message.content if at_prompt else typed)  # type: ignore[attr-defined]
-            prompt.move_cursor(prompt.document.end)  # type: ignore[attr-defined]
+        if at_prompt or (typed and not prompt.text):
+            prompt.load_text(message.content if at_prompt else typed)
+            prompt.move_cursor(prompt.document.end)
         self.focus_prompt()  # a fork is made to go on from there
         self.notify(f"Forked into {forked.title!r}"
                     + (": the message is in the prompt, to edit and send." if at_prompt
                        else "."), markup=False)
 
-    async def _copy_code(self: MainScreen, markdown: str) -> None:  # type: ignore[misc]
+    async def _copy_code(self, markdown: str) -> None:
         from llama_tui.ui.screens.dialogs import PickScreen
 
         found = code_blocks(markdown)
@@ -335,7 +333,7 @@ class ManageActions:
                     for i, (language, code) in enumerate(found)]
         self.app.push_screen(PickScreen("Which code block?", previews), picked)
 
-    def _edit_and_resend(self: MainScreen, conv: Conversation, message: Any) -> None:  # type: ignore[misc]
+    def _edit_and_resend(self, conv: Conversation, message: Message) -> None:
         """Edit a user message: a fork with the history before it, then the edited text is sent
         there (the original conversation stays as it was)."""
         from llama_tui.ui.screens.dialogs import AskScreen
@@ -346,7 +344,7 @@ class ManageActions:
             if not text:
                 return
             forked = fork(conv, index - 1)
-            await self.app.save(forked)
+            await self.services.save(forked)
             await self.open_conversation(forked)
             await self.send(text)
 

@@ -22,7 +22,7 @@ from llama_tui.search import Hit, search
 from llama_tui.ui.screens.dialogs import EscapeCloses, cancel_binding
 
 if TYPE_CHECKING:
-    from llama_tui.ui.app import LlamaApp
+    from llama_tui.storage.store import ConversationStore
 
 
 def hit_row(hit: Hit, query: str, width: int) -> Text:
@@ -45,10 +45,9 @@ class SearchScreen(EscapeCloses, ModalScreen[Hit | None]):
         Binding("down", "focus_results", "Results", id="search-results", show=False),
     ]
 
-    app: LlamaApp
-
-    def __init__(self, query: str = "") -> None:
+    def __init__(self, store: ConversationStore, query: str = "") -> None:
         super().__init__(classes="dialog-screen")
+        self.store = store
         self.initial = query
         self.hits: list[Hit] = []
 
@@ -82,7 +81,7 @@ class SearchScreen(EscapeCloses, ModalScreen[Hit | None]):
     @work(exclusive=True, group="search")
     async def run_search(self, query: str) -> None:
         await asyncio.sleep(0.15)  # debounce: only the last keystroke's query runs
-        summaries = self.app.store.scan()[0]
+        summaries = self.store.scan()[0]
         started = asyncio.get_running_loop().time()
         hits = await asyncio.to_thread(search, summaries, query)
         elapsed = asyncio.get_running_loop().time() - started

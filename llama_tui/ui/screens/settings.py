@@ -28,7 +28,9 @@ from llama_tui.sanitize import sanitize
 from llama_tui.ui.textual_compat import LeanFooter
 
 if TYPE_CHECKING:
-    from llama_tui.ui.app import LlamaApp
+    from textual.app import App
+
+    from llama_tui.ui.services import Services
 
 NEW = "__new__"
 #: The list entry of the endpoint from LLAMA_TUI_BASE_URL (shown, never written to config).
@@ -101,10 +103,9 @@ class SettingsScreen(Screen[None]):
         Binding("escape", "close", "Back to chat", id="close-settings", priority=True),
     ]
 
-    app: LlamaApp
-
-    def __init__(self, intro: str = "") -> None:
+    def __init__(self, services: Services, intro: str = "") -> None:
         super().__init__()
+        self.services = services
         self.intro = intro
         self.editing: str = NEW
         #: The form's values as loaded (or last saved): what "unsaved changes" compares with.
@@ -196,16 +197,16 @@ class SettingsScreen(Screen[None]):
     def _default_entry(self) -> str:
         """The entry the screen opens on: the endpoint new conversations use."""
         try:
-            chosen = self.app.config.choose_endpoint()
+            chosen = self.services.config.choose_endpoint()
         except ConfigError:  # a bad LLAMA_TUI_BASE_URL: the configured ones still show
             chosen = None
         if chosen is None:
             return NEW
-        return chosen.name if chosen.name in self.app.config.endpoints else ENV
+        return chosen.name if chosen.name in self.services.config.endpoints else ENV
 
     def _show_writable(self) -> None:
         """Read-only while config.toml fails to load: say where, turn saving off."""
-        error = self.app.config.load_error
+        error = self.services.config.load_error
         self.query_one("#settings-readonly").display = error is not None
         if error is not None:
             where = f"{error.path}" + (f", line {error.line}" if error.line else "")
@@ -218,7 +219,7 @@ class SettingsScreen(Screen[None]):
 
     @on(Button.Pressed, "#reload-config")
     def _reload(self) -> None:
-        problem = self.app.reload_config()
+        problem = self.services.reload_config()
         if problem:
             self.notify(problem, title="Config still has a problem", severity="error",
                         timeout=15, markup=False)
@@ -230,7 +231,7 @@ class SettingsScreen(Screen[None]):
         self._load_defaults()
 
     def _fill_list(self) -> None:
-        config = self.app.config
+        config = self.services.config
         options = [
             Option(Content(name + ("  (default)" if name == config.default_endpoint else "")), id=name)
             for name in config.endpoints
@@ -249,7 +250,7 @@ class SettingsScreen(Screen[None]):
 
     def _load_endpoint(self, name: str) -> None:
         self.editing = name
-        ep = (self._env_endpoint() if name == ENV else self.app.config.endpoints.get(name)) \
+        ep = (self._env_endpoint() if name == ENV else self.services.config.endpoints.get(name)) \
             or Endpoint(name="", url="")
         values = {
             "#ep-name": ep.name,
@@ -296,7 +297,7 @@ class SettingsScreen(Screen[None]):
         return out
 
     def _load_defaults(self) -> None:
-        config = self.app.config
+        config = self.services.config
         self.query_one("#system-prompt", TextArea).text = config.system_prompt or ""
         for selector, value in (
             ("#temperature", config.defaults.temperature),
@@ -347,7 +348,7 @@ class SettingsScreen(Screen[None]):
             raise ValueError("give the endpoint a name")
         if problem := url_problem(url):
             raise ValueError(f"the URL {problem}")
-        old = self.app.config.endpoints.get(self.editing)
+        old = self.services.config.endpoints.get(self.editing)
         key = self.query_one("#ep-key", Input).value.strip() or (old.api_key if old else None)
         fmt = self.query_one("#ep-format", Select).value
         base = old or Endpoint(name=name, url=url)
@@ -376,7 +377,7 @@ class SettingsScreen(Screen[None]):
 
     def _save(self) -> bool:
         """ctrl+s: write what changed (the endpoint in the form, the defaults) at once."""
-        if (error := self.app.config.load_error) is not None:
+        if (error := self.services.config.load_error) is not None:
             self._result(f"not saved: settings are read-only until {error.path} loads "
                          "(fix it, then Reload config)", False)
             return False
@@ -384,7 +385,7 @@ class SettingsScreen(Screen[None]):
         if not unsaved:
             self._result("nothing to save: no changes", True)
             return True
-        config = copy.deepcopy(self.app.config)
+        config = copy.deepcopy(self.services.config)
         endpoint = None
         try:
             if "endpoint" in unsaved:
@@ -434,9 +435,9 @@ class SettingsScreen(Screen[None]):
 
     @on(Button.Pressed, "#ep-delete")
     def _delete_endpoint(self) -> None:
-        if self.editing not in self.app.config.endpoints:
+        if self.editing not in self.services.config.endpoints:
             return
-        config = copy.deepcopy(self.app.config)
+        config = copy.deepcopy(self.services.config)
         del config.endpoints[self.editing]
         if config.default_endpoint == self.editing:
             config.default_endpoint = next(iter(config.endpoints), None)
@@ -447,8 +448,8 @@ class SettingsScreen(Screen[None]):
 
     @on(Button.Pressed, "#ep-default")
     def _make_default(self) -> None:
-        if self.editing in self.app.config.endpoints:
-            config = copy.deepcopy(self.app.config)
+        if self.editing in self.services.config.endpoints:
+            config = copy.deepcopy(self.services.config)
             config.default_endpoint = self.editing
             if self._write(config, f"{self.editing} is the default"):
                 self._fill_list()
@@ -456,7 +457,7 @@ class SettingsScreen(Screen[None]):
 
     def _write(self, config: Any, what: str, target: str = "#ep-result") -> bool:
         try:
-            self.app.update_config(config)
+            self.services.update_config(config)
         except ConfigError as exc:
             self._result(str(exc), False, target)
             return False
@@ -478,7 +479,7 @@ class SettingsScreen(Screen[None]):
 
     @work(exclusive=True, group="test-connection")
     async def _run_test(self, endpoint: Endpoint) -> None:
-        keys = self.app.keys
+        keys = self.services.keys
         keys.retry(endpoint.name)  # Test connection is the user's retry of a failed key command
         if keys.status(endpoint):
             self._result("running the key command …", True)
@@ -491,7 +492,8 @@ class SettingsScreen(Screen[None]):
         model = self.query_one("#ep-model", Input)
         if len(models) == 1 and not model.value.strip() and not model.disabled:
             model.value = models[0]  # an unsaved change: ctrl+s keeps it
-            words += f"\nits only model is now in the model field ({self.app.key('save-settings')} saves it)"
+            save = self.services.key("save-settings")
+            words += f"\nits only model is now in the model field ({save} saves it)"
         self._result(words, True)
 
     def action_close(self) -> None:
@@ -552,3 +554,9 @@ async def test_connection(endpoint: Endpoint) -> tuple[str, list[str]]:
         rid = reply.started.request_id
         return (f"OK: HTTP {reply.started.status}, a reply arrived"
                 + (f" (request id {rid})" if rid else "")), []
+
+
+def open_settings(app: App[Any], services: Services) -> None:
+    """F2, the palette, "no endpoint yet": the settings screen, unless it is open already."""
+    if not isinstance(app.screen, SettingsScreen):
+        app.push_screen(SettingsScreen(services))

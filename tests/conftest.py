@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from tests.fakeserver import FakeServer
+
+# The suite tries the same generated examples on every run ("repeatable"), so it passes or
+# fails the same way on any machine; `HYPOTHESIS_PROFILE=explore pytest -m fuzz` looks for
+# new failures with fresh random examples (turn each one found into a plain test).
+settings.register_profile("repeatable", derandomize=True, database=None)
+settings.register_profile("explore", max_examples=1000)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
 
 
 @pytest.fixture(autouse=True)

@@ -15,7 +15,15 @@ import httpx
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from llama_tui.client import ApiError, Client, Finished, GenerationRequest, ResponseStarted, TextDelta
+from llama_tui.client import (
+    ApiError,
+    Client,
+    Finished,
+    GenerationRequest,
+    ReasoningDelta,
+    ResponseStarted,
+    TextDelta,
+)
 from llama_tui.model import Endpoint
 
 FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -127,3 +135,15 @@ def test_text_before_garbage_is_delivered_before_the_error(
     _well_formed(events, error)
     assert isinstance(error, ApiError)
     assert _texts(events) == "".join(words)
+
+
+def test_text_held_back_is_delivered_before_a_mid_stream_error() -> None:
+    """Leading whitespace (it may precede `<think>`) and a tag's start are held back while
+    undecided; an error that comes next does not swallow them (hypothesis found "\\r")."""
+    cases = {"\r": ("\r", ""), "  ": ("  ", ""), "<thi": ("<thi", ""),
+             "<think>plan</thi": ("", "plan</thi")}
+    for word, (text, thinking) in cases.items():
+        events, error = _run([_chunk(word) + b"data: {\x00\n\n"])
+        assert isinstance(error, ApiError)
+        assert _texts(events) == text, word
+        assert "".join(e.text for e in events if isinstance(e, ReasoningDelta)) == thinking

@@ -114,6 +114,12 @@ class LlamaApp(App[int]):
             if hasattr(screen, "keys_changed"):
                 screen.keys_changed()
 
+    @property
+    def keymap(self) -> dict[str, str]:
+        """The checked `[keymap]` entries in force: widgets with single-letter keys read them
+        to tell their own keys from typing (`TypingGoesToPrompt`)."""
+        return self.services.keymap
+
     def _config_changed(self, before: Config, after: Config) -> None:
         if after.keymap != before.keymap:
             self._load_keymap()

@@ -335,3 +335,22 @@ async def test_title_generate_asks_the_model_once_and_saves_its_answer(app_facto
     sent = fake_server.requests[-1].json()
     assert "title of at most six words" in sent["messages"][0]["content"]
     assert len(only_conversation()["messages"]) == 2  # the title request is not a turn
+
+
+async def test_a_remapped_message_key_acts_and_the_old_letter_is_typed(app_factory):
+    """`[keymap]` moves a message's single-letter key: the new key acts on the focused
+    message, the old letter goes to the prompt as typing."""
+    (conv,) = make_conversations([("Mapped", ["q", "the answer"])])
+    app = app_factory(extra='[keymap]\ncopy-message = "x"')
+    copied: list[str] = []
+    app.copy_to_clipboard = copied.append  # type: ignore[method-assign]
+    async with app.run_test(size=SIZE) as pilot:
+        screen = main(app)
+        await screen.open_id(conv.id)
+        await pilot.press("ctrl+up")
+        await wait_for(pilot, lambda: isinstance(app.focused, AssistantMessage))
+        await pilot.press("x")
+        await wait_for(pilot, lambda: copied == ["the answer"])
+        await pilot.press("ctrl+up", "c")
+        await wait_for(pilot, lambda: screen.query_one(PromptInput).text == "c")
+        assert copied == ["the answer"]

@@ -35,21 +35,30 @@ def parse_number(text: str, kind: type, name: str) -> Any:
     return value
 
 
-class EscapeCloses:
+class EscapeCloses(ModalScreen[Any]):
     """escape closes the dialog (an open drop-down first). It is a priority binding: it runs
     as the key arrives, so keys typed right after it (one burst over a laggy link) go to
     the screen below, focused as it was before the dialog opened."""
 
     def action_cancel(self) -> None:
-        for select in self.query(Select):  # type: ignore[attr-defined]
+        for select in self.query(Select):
             if select.expanded:
                 select.expanded = False
                 return
-        self.dismiss(None)  # type: ignore[attr-defined]
+        self.dismiss(None)
 
 
 def cancel_binding(description: str = "Cancel", id: str = "cancel-dialog") -> Binding:
     return Binding("escape", "cancel", description, id=id, priority=True)
+
+
+def field_value(widget: object) -> Any:
+    """What a form field holds: a text area's text, an input's or a select's value."""
+    if isinstance(widget, TextArea):
+        return widget.text
+    if isinstance(widget, Input | Select):
+        return widget.value
+    raise TypeError(f"not a form field: {widget!r}")
 
 
 def _row(label: str, widget: Any) -> Horizontal:
@@ -195,8 +204,7 @@ class TemplateScreen(EscapeCloses, ModalScreen[str | None]):
     def values(self) -> dict[str, str]:
         out: dict[str, str] = {}
         for name in self.templates[self.chosen].variables:
-            widget = self.query_one(f"#var-{name}")
-            value = widget.text if isinstance(widget, TextArea) else widget.value  # type: ignore[attr-defined]
+            value = str(field_value(self.query_one(f"#var-{name}")))
             if value.strip():
                 out[name] = value
         return out

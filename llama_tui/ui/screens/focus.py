@@ -41,7 +41,7 @@ class FocusBase(Screen[None]):
         #: What was typed and not sent, per conversation (`draft_key`), in memory.
         self.drafts: dict[str, str] = {}
 
-    # -- escape -----------------------------------------------------------------------------
+    # -- escape ----------------------------------------------------------------------------
 
     def streaming_here(self) -> bool:
         reply = self.services.engine.reply_for(self.current)
@@ -65,7 +65,7 @@ class FocusBase(Screen[None]):
         self.set_focus(self.query_one(PromptInput))
         self.query_one("#sidebar-pane").remove_class("-open")  # the overlay goes once used
 
-    # -- the sidebar ------------------------------------------------------------------------
+    # -- the sidebar -----------------------------------------------------------------------
 
     def show_sidebar(self, shown: bool) -> None:
         """Below `NARROW` columns (the screen's `-narrow` class) the list is hidden unless
@@ -90,7 +90,7 @@ class FocusBase(Screen[None]):
         elif not shown and self.query_one("#sidebar-pane").has_focus_within:
             self.focus_prompt()
 
-    # -- typing lands in the prompt ---------------------------------------------------------
+    # -- typing lands in the prompt --------------------------------------------------------
 
     def on_key(self, event: events.Key) -> None:
         """A printable key nothing focused took (a text field stops those it types; messages
@@ -104,7 +104,7 @@ class FocusBase(Screen[None]):
         self.set_focus(prompt)
         prompt.insert(event.character)
 
-    # -- focus moves ------------------------------------------------------------------------
+    # -- focus moves -----------------------------------------------------------------------
 
     def action_focus_list(self) -> None:
         """ctrl+l: the title filter (↓ or Tab goes on to the rows)."""
@@ -124,7 +124,7 @@ class FocusBase(Screen[None]):
             self.set_focus(focusable[-1], scroll_visible=False)
             focusable[-1].scroll_visible(animate=False)
 
-    # -- drafts -----------------------------------------------------------------------------
+    # -- drafts ----------------------------------------------------------------------------
 
     def switch_draft(self, old: Conversation | None, new: Conversation | None) -> None:
         """Keep what is typed in the prompt with the conversation it was typed in."""

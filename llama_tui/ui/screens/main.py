@@ -39,7 +39,7 @@ NARROW = 100
 #: After this long idle start, the Markdown parser and Pygments load in a thread (settle_in).
 WARM_UP_SECONDS = 1.0
 #: On a cold start, this many of the newest unindexed files are read before the first paint
-#: (with 10,000 files the stat of every file dominates: docs/performance.md, "Startup").
+#: (the stat of every file dominates: docs/performance.md, "Startup with 10,000 ...").
 FIRST_PAINT_FILES = 500
 
 
@@ -109,7 +109,7 @@ class MainScreen(ManageBase):
         self.set_timer(WARM_UP_SECONDS, lambda: self.run_worker(settle_in, thread=True,
                                                                 group="warm-up"))
 
-    # -- actions ----------------------------------------------------------------------------
+    # -- actions ---------------------------------------------------------------------------
 
     async def action_new_chat(self) -> None:
         await self.open_conversation(None)

@@ -243,7 +243,7 @@ class ManageBase(ModelsBase):
         else:
             self.action_focus_rows()
 
-    # -- the prompt in an editor ------------------------------------------------------------
+    # -- the prompt in an editor -----------------------------------------------------------
 
     def on_prompt_input_editor_requested(self) -> None:
         """The prompt's text in $VISUAL / $EDITOR, the app suspended meanwhile (the editor

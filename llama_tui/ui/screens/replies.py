@@ -45,7 +45,7 @@ def failed_turn(conv: Conversation, text: str | None = None) -> Message | None:
 class RepliesBase(ViewBase):
     """Sending, regenerating and retrying; the engine's events shown."""
 
-    # -- sending ----------------------------------------------------------------------------
+    # -- sending ---------------------------------------------------------------------------
 
     @on(PromptInput.Submitted)
     async def _submitted(self, event: PromptInput.Submitted) -> None:

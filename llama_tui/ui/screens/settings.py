@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -23,8 +23,17 @@ from textual.widgets.option_list import Option
 
 from llama_tui.client import ApiError, Client, GenerationRequest
 from llama_tui.config import ConfigError, env_endpoint, url_problem
-from llama_tui.model import AUTH_SCHEMES, MODES, Endpoint, GenerationParams, is_secret_header
+from llama_tui.model import (
+    AUTH_SCHEMES,
+    MODES,
+    AuthScheme,
+    Endpoint,
+    GenerationParams,
+    Mode,
+    is_secret_header,
+)
 from llama_tui.sanitize import sanitize
+from llama_tui.ui.screens.dialogs import field_value
 from llama_tui.ui.textual_compat import LeanFooter
 
 if TYPE_CHECKING:
@@ -281,8 +290,7 @@ class SettingsScreen(Screen[None]):
     def _values(self, selectors: tuple[str, ...]) -> dict[str, object]:
         out: dict[str, object] = {}
         for selector in selectors:
-            widget = self.query_one(selector)
-            out[selector] = widget.text if isinstance(widget, TextArea) else widget.value  # type: ignore[attr-defined]
+            out[selector] = field_value(self.query_one(selector))
         return out
 
     def _unsaved(self) -> list[str]:
@@ -357,8 +365,9 @@ class SettingsScreen(Screen[None]):
             name=name,
             url=url,
             api_key=key,
-            kind=self.query_one("#ep-kind", Select).value,  # type: ignore[arg-type]
-            auth=self.query_one("#ep-auth", Select).value,  # type: ignore[arg-type]
+            # allow_blank=False, the options are MODES and AUTH_SCHEMES: one of them is chosen
+            kind=cast(Mode, self.query_one("#ep-kind", Select).value),
+            auth=cast(AuthScheme, self.query_one("#ep-auth", Select).value),
             key_env=self.query_one("#ep-key-env", Input).value.strip() or None,
             key_cmd=self.query_one("#ep-key-cmd", Input).value.strip() or None,
             model=self.query_one("#ep-model", Input).value.strip() or None,

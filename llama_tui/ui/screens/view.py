@@ -75,7 +75,7 @@ class ViewBase(FocusBase):
         self._status_text: str | None = None
         self._stop_shown = False
 
-    # -- the list -------------------------------------------------------------------------------
+    # -- the list --------------------------------------------------------------------------
 
     def refresh_list(self, first: int | None = None) -> None:
         """Rescan the folder. With `first`, files missing from the index beyond the `first`
@@ -106,6 +106,8 @@ class ViewBase(FocusBase):
                             severity="warning", timeout=10, markup=False)
         keep = self.current.id if self.current else None
         self.query_one(ConversationList).show(summaries, keep=keep)
+
+    # -- the conversation shown ------------------------------------------------------------
 
     @on(ConversationList.ConversationSelected)
     async def _selected(self, event: ConversationList.ConversationSelected) -> None:
@@ -182,6 +184,8 @@ class ViewBase(FocusBase):
             conv = self.fresh_conversation(self.services.endpoint_of(None))
             self.current = conv
         return conv
+
+    # -- hints and the status line ---------------------------------------------------------
 
     def empty_hint(self) -> str:
         key = self.services.key

@@ -13,6 +13,7 @@ import asyncio
 import re
 from typing import Protocol
 
+from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.content import Content
@@ -96,16 +97,18 @@ class MessageActions(TypingGoesToPrompt):
     message: Message
 
     def action_request(self, action: str) -> None:
-        self.post_message(MessageActions.ActionRequested(action, self.message))  # type: ignore[attr-defined]
+        self.post_message(MessageActions.ActionRequested(action, self.message))
 
     def action_step(self, step: int) -> None:
-        siblings = [w for w in self.parent.children if w.can_focus]  # type: ignore[attr-defined]
+        if self.parent is None:  # removed meanwhile (a conversation switch in the same burst)
+            return
+        siblings = [w for w in self.parent.children if w.can_focus]
         index = siblings.index(self) + step
         if 0 <= index < len(siblings):
-            self.screen.set_focus(siblings[index], scroll_visible=False)  # type: ignore[attr-defined]
+            self.screen.set_focus(siblings[index], scroll_visible=False)
             siblings[index].scroll_visible(animate=False)
         elif step > 0:
-            self.post_message(MessageActions.ActionRequested("leave", self.message))  # type: ignore[attr-defined]
+            self.post_message(MessageActions.ActionRequested("leave", self.message))
 
 
 class UserMessage(MessageActions, Static, can_focus=True):
@@ -158,7 +161,7 @@ class AssistantMessage(MessageActions, LayoutOnce, Vertical, can_focus=True):
         if streaming:
             self.add_class("-streaming")
 
-    def compose(self):  # type: ignore[no-untyped-def]
+    def compose(self) -> ComposeResult:
         if self._thinking is not None:
             yield self._thinking
         yield self._body

@@ -6,6 +6,7 @@ from __future__ import annotations
 from textual import events
 from textual.binding import Binding
 from textual.message import Message
+from textual.widget import Widget
 from textual.widgets import TextArea
 
 
@@ -64,7 +65,7 @@ class PromptInput(TextArea):
             self.move_cursor(self.document.end)
 
 
-class TypingGoesToPrompt:
+class TypingGoesToPrompt(Widget):
     """For focusable widgets with single-letter keys (a message, the list): a printable key
     delivered here runs this widget's own key at once, and any other letter goes to the
     prompt, typed there. Decided as each key arrives, from this widget's own bindings (a
@@ -76,7 +77,7 @@ class TypingGoesToPrompt:
             return
         event.stop()
         event.prevent_default()
-        app = self.app  # type: ignore[attr-defined]
+        app = self.app
         keymap: dict[str, str] = getattr(app, "keymap", {})
         bindings: list[Binding] = [b for b in getattr(type(self), "BINDINGS", [])
                                    if isinstance(b, Binding)]
@@ -85,7 +86,7 @@ class TypingGoesToPrompt:
             if event.key in (k.strip() for k in keys.split(",")) \
                     and await app.run_action(binding.action, self):  # False: not enabled
                 return
-        screen = self.screen  # type: ignore[attr-defined]
+        screen = self.screen
         prompt = screen.query_one(PromptInput)
         screen.set_focus(prompt)
         prompt.insert(event.character)

@@ -39,22 +39,13 @@ class LlamaApp(App[int]):
     ]
     COMMANDS = App.COMMANDS | {lambda: _commands_provider()}
 
-    def __init__(
-        self,
-        config: Config,
-        store: ConversationStore,
-        *,
-        endpoint: str | None = None,
-        config_error: str | None = None,
-        probe_servers: tuple[tuple[str, str], ...] | None = None,
-    ) -> None:
+    def __init__(self, services: Services) -> None:
         super().__init__()
         terminal_guard.install()
-        self.services = Services(config, store, endpoint=endpoint, config_error=config_error,
-                                 probe_servers=probe_servers,
-                                 on_key_done=self._key_done_threadsafe)
-        self.services.engine.subscribe(self._engine_event)
-        self.services.on_config_changed(self._config_changed)
+        self.services = services
+        services.keys.on_done = self._key_done_threadsafe  # called in the command's thread
+        services.engine.subscribe(self._engine_event)
+        services.on_config_changed(self._config_changed)
         self._signals: list[int] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         #: The main screen, at the bottom of the stack once mounted: the engine's events go to it.
@@ -262,5 +253,5 @@ def make_app(
     except ConfigError as exc:
         # Defaults for the session; `load_error` keeps every save away from the file.
         config, config_error = Config(path=config_path, load_error=exc), str(exc)
-    return LlamaApp(config, store or ConversationStore(), endpoint=endpoint,
-                    config_error=config_error, probe_servers=probe_servers)
+    return LlamaApp(Services(config, store or ConversationStore(), endpoint=endpoint,
+                             config_error=config_error, probe_servers=probe_servers))

@@ -41,7 +41,6 @@ class Services:
         endpoint: str | None = None,
         config_error: str | None = None,
         probe_servers: tuple[tuple[str, str], ...] | None = None,
-        on_key_done: Callable[[str], None] | None = None,
     ) -> None:
         self.config = config
         #: Why config.toml failed to load (then settings are read-only), else None.
@@ -50,7 +49,7 @@ class Services:
         self.clients = ClientPool()
         self.engine = ReplyEngine(store)
         #: Key commands run in threads, once per session, never on the app's loop.
-        self.keys = KeyResolver(on_done=on_key_done)
+        self.keys = KeyResolver()
         self.requests = RequestLog()
         #: The endpoint named on the command line, for conversations that name none.
         self.chosen_endpoint = endpoint

@@ -74,6 +74,12 @@ class Reply:
         return "".join(self.parts)
 
     @property
+    def answered(self) -> bool:
+        """Did any answer text come (whitespace alone is none: a failed reply that only
+        sent the newlines a model starts with gives its prompt back, as one with nothing)?"""
+        return any(part.strip() for part in self.parts)
+
+    @property
     def stored_text(self) -> str:
         """The text as it is stored and shown once the reply ends: sanitised, secrets hidden."""
         return self._stored(self.text)

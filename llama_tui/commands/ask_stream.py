@@ -154,7 +154,7 @@ async def _with_a_model(
         reply = engine.start(conversation, begin_reply(conversation), client, request,
                              clean=not raw, secrets=endpoint.secrets())
         await engine.wait(reply)
-        if not isinstance(reply.error, ModelRequired) or endpoint.model or reply.parts:
+        if not isinstance(reply.error, ModelRequired) or endpoint.model or reply.answered:
             return reply, None
         try:
             models = [m.id for m in await client.models()]

@@ -354,3 +354,14 @@ async def test_a_remapped_message_key_acts_and_the_old_letter_is_typed(app_facto
         await pilot.press("ctrl+up", "c")
         await wait_for(pilot, lambda: screen.query_one(PromptInput).text == "c")
         assert copied == ["the answer"]
+
+
+async def test_a_remapped_list_key_acts_on_the_highlighted_row(app_factory):
+    make_conversations([("Pinnable", ["q", "a"])])
+    app = app_factory(extra='[keymap]\npin = "b"')
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("ctrl+l", "down")
+        await wait_for(pilot, lambda: isinstance(app.focused, ConversationList))
+        await pilot.press("b")
+        await wait_for(pilot, lambda: load_toml(conversation_files()[0]).get("pinned") is True)
+        assert main(app).query_one(PromptInput).text == ""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 from textual._styles_cache import StylesCache
@@ -11,7 +12,7 @@ from llama_tui.ui.widgets.chat_view import ChatView
 from llama_tui.ui.widgets.conversation_list import ConversationList
 from llama_tui.ui.widgets.message_view import AssistantMessage, UserMessage
 from llama_tui.ui.widgets.prompt_input import PromptInput
-from tests.fakeserver import chat_stream, error_response, stall_after
+from tests.fakeserver import chat_stream, error_response, sse_events, stall_after
 from tests.ui.conftest import (
     SIZE,
     conversation_files,
@@ -330,3 +331,24 @@ async def test_textual_memo_caches_are_emptied_once_big(app_factory, fake_server
         await pilot.press("ctrl+n")
         await pilot.pause()
         assert cached_cell_len.cache_info().currsize >= 1_000
+
+
+async def test_a_reply_that_failed_after_only_newlines_gives_the_prompt_back(
+        app_factory, fake_server):
+    """Models often start with newlines; when the stream fails right after them, nothing was
+    said: the prompt comes back to be sent again, as when nothing came at all."""
+    def chunk(delta: dict) -> str:
+        return "data: " + json.dumps({"id": "x", "object": "chat.completion.chunk",
+                                      "created": 1, "model": "m",
+                                      "choices": [{"index": 0, "delta": delta,
+                                                   "finish_reason": None}]})
+
+    fake_server.enqueue(sse_events([
+        chunk({"role": "assistant"}), chunk({"content": "\n\n"}),
+        'event: error\ndata: {"error": {"message": "the server is overloaded", '
+        '"type": "server_error"}}']))
+    app = app_factory()
+    async with app.run_test(size=SIZE) as pilot:
+        await type_and_send(pilot, "Tell me a story")
+        await wait_replies(pilot)
+        await wait_for(pilot, lambda: main(app).query_one(PromptInput).text == "Tell me a story")

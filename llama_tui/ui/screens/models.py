@@ -38,7 +38,7 @@ class ModelsBase(RepliesBase):
     def model_refused(self, reply: Reply) -> bool:
         """When `reply` failed because the server needs a model and none was set, find one
         (in a worker) and say True: the failure is then not reported as one."""
-        if not isinstance(reply.error, ModelRequired) or reply.parts or reply.reasoning_parts:
+        if not isinstance(reply.error, ModelRequired) or reply.answered or reply.reasoning_parts:
             return False
         try:
             endpoint = self.services.endpoint_for(reply.conversation)

@@ -219,9 +219,9 @@ class RepliesBase(ViewBase):
             title = "Blocked by the content filter" if reply.outcome == "content_filter" \
                 else "The request failed"
             self.notify(reply.error.details()[0], title=title, severity="error", markup=False)
-            if not reply.parts and self.current is conv:
+            if not reply.answered and self.current is conv:
                 self.query_one(PromptInput).restore(reply.prompt)
-            elif not reply.parts and reply.prompt:  # shown when that conversation is
+            elif not reply.answered and reply.prompt:  # shown when that conversation is
                 self.drafts.setdefault(conv.id, reply.prompt)
 
     def reply_handled(self, reply: Reply) -> bool:

@@ -99,8 +99,7 @@ class LlamaApp(App[int]):
             self.notify("\n".join(problems), title="Keymap entries ignored (defaults kept)",
                         severity="warning", timeout=20, markup=False)
         self.services.keymap = keymap
-        if keymap:
-            self.set_keymap(keymap)
+        self.set_keymap(keymap)  # {} too: entries removed by a reload go back to the defaults
         for screen in self.screen_stack:  # hints in words follow the keys
             if hasattr(screen, "keys_changed"):
                 screen.keys_changed()

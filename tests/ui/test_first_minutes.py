@@ -277,6 +277,18 @@ async def test_hints_follow_a_remapped_keymap(app_factory, fake_server):
     assert load_toml(conversation_files()[0])["messages"][-1]["finish_reason"] == "cancelled"
 
 
+async def test_a_keymap_removed_by_hand_and_reloaded_gives_the_default_keys_back(app_factory):
+    app = app_factory(extra='[keymap]\nnew-chat = "ctrl+t"')
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: footer_keys(app).get("ctrl+t") == "New")
+        path = app.services.config.path
+        path.write_text(path.read_text().replace('new-chat = "ctrl+t"', ""))
+        assert app.services.reload_config() is None  # what Reload in settings does
+        await wait_for(pilot, lambda: footer_keys(app).get("ctrl+n") == "New")
+        assert "ctrl+t" not in footer_keys(app)
+        assert "ctrl+n starts another" in str(main(app).query_one(".empty-hint").render())
+
+
 # -- settings -------------------------------------------------------------------------------
 
 async def open_settings(pilot) -> SettingsScreen:

@@ -13,17 +13,20 @@ import contextlib
 import logging
 import signal
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textual.app import App
 from textual.binding import Binding
-from textual.screen import Screen
 
 from llama_tui.config import Config, ConfigError, insecure_warning, load_config
-from llama_tui.reply import EngineEvent, Saved, SaveFailed
+from llama_tui.reply import EngineEvent, ReasoningGrew, Saved, SaveFailed, TextGrew
 from llama_tui.storage.store import ConversationStore
 from llama_tui.ui import terminal_guard
 from llama_tui.ui.messages import EngineMessage
 from llama_tui.ui.services import Services
+
+if TYPE_CHECKING:
+    from llama_tui.ui.screens.main import MainScreen
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +52,7 @@ class LlamaApp(App[int]):
         self._signals: list[int] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         #: The main screen, at the bottom of the stack once mounted: the engine's events go to it.
-        self._main: Screen[None] | None = None
+        self._main: MainScreen | None = None
 
     def on_mount(self) -> None:
         from llama_tui.ui.screens.main import MainScreen
@@ -220,8 +223,16 @@ class LlamaApp(App[int]):
                 self.notify(f"{event.conflict_with}.toml was changed by another program; "
                             f"your version was saved as a copy ({event.conversation.id}).",
                             severity="warning", timeout=15, markup=False)
-        if self._main is not None:
-            self._main.post_message(EngineMessage(event))
+        main = self._main
+        if main is None:
+            return
+        if isinstance(event, TextGrew | ReasoningGrew):
+            try:  # this runs inside the engine's stream: a UI bug must not end the reply
+                if main.feed_live(event.reply):
+                    return  # given to the view at once: no message per token
+            except Exception:
+                log.exception("showing streamed text failed; the screen catches up later")
+        main.post_message(EngineMessage(event))
 
     def action_settings(self) -> None:
         from llama_tui.ui.screens.settings import open_settings

@@ -459,3 +459,26 @@ async def test_escape_stops_a_reply_with_a_huge_open_block_promptly(app_factory,
         assert view.has_class("-partial")
     reply = only_conversation()["messages"][1]
     assert reply["finish_reason"] == "cancelled" and reply["content"] == view.source
+
+
+async def test_streamed_text_reaches_the_view_a_piece_at_a_time(app_factory, fake_server,
+                                                                monkeypatch):
+    """The view tells a backlog (text already received, read in a tight run: frames wait)
+    from a stream by counting appends; the engine's text must reach it as it comes, not as
+    a few coalesced messages (each then drew a frame that repainted the whole pane)."""
+    appends: list[str] = []
+    original = StreamMarkdown.append
+
+    def counted(self: StreamMarkdown, text: str) -> None:
+        appends.append(text)
+        original(self, text)
+
+    monkeypatch.setattr(StreamMarkdown, "append", counted)
+    words = [f"w{i} " for i in range(400)]
+    fake_server.enqueue(chat_stream(words))  # full speed: one burst
+    app = app_factory()
+    async with app.run_test(size=SIZE) as pilot:
+        await type_and_send(pilot, "Count")
+        await wait_replies(pilot)
+    assert "".join(appends).startswith("w0 w1 ")
+    assert len(appends) >= len(words) - 1, len(appends)  # the first word may come with the view

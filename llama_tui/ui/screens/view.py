@@ -54,15 +54,33 @@ class LiveView:
     #: The screen has shown the reply's end (its final save is what comes next).
     ended: bool = False
 
+    #: An awaited catch-up is under way (the first thinking mounts its block).
+    busy: bool = False
+
     async def catch_up(self) -> None:
+        self.busy = True
+        try:
+            thoughts = len(self.reply.reasoning_parts)
+            if thoughts > self.thought:
+                start, self.thought = self.thought, thoughts
+                await self.view.think("".join(self.reply.reasoning_parts[start:thoughts]))
+            self.catch_up_now()
+        finally:
+            self.busy = False
+
+    def catch_up_now(self) -> bool:
+        """Give the view what is new at once; False when that needs `catch_up` (awaited)."""
         thoughts = len(self.reply.reasoning_parts)
         if thoughts > self.thought:
-            start, self.thought = self.thought, thoughts
-            await self.view.think("".join(self.reply.reasoning_parts[start:thoughts]))
+            if self.busy or not self.view.think_now(
+                    "".join(self.reply.reasoning_parts[self.thought:thoughts])):
+                return False
+            self.thought = thoughts
         count = len(self.reply.parts)
         if count > self.given:
             start, self.given = self.given, count
-            await self.view.write("".join(self.reply.parts[start:count]))
+            self.view.write_now("".join(self.reply.parts[start:count]))
+        return True
 
 
 class ViewBase(FocusBase):
@@ -157,6 +175,16 @@ class ViewBase(FocusBase):
             self._set_live(live)
             await live.catch_up()
         self.update_status()
+
+    def feed_live(self, reply: Reply) -> bool:
+        """The engine's text for `reply`, given to the view showing it as it comes: one
+        append per piece lets the view tell a backlog (text already received, read in a
+        tight run) from a stream. False when it needs an awaited catch-up (post an
+        `EngineMessage`)."""
+        live = self._live
+        if live is None or live.reply is not reply or not self.is_attached:
+            return True  # not shown: opening the conversation catches up
+        return live.catch_up_now()
 
     def _set_live(self, live: LiveView | None) -> None:
         """Change the reply shown live. One that ended is saved by now or will be soon:

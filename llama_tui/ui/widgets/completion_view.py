@@ -20,11 +20,17 @@ class CompletionDocument(TextArea):
         self.border_title = "Document · ctrl+g continues from the end"
 
     async def write(self, delta: str) -> None:
+        self.write_now(delta)
+
+    def write_now(self, delta: str) -> None:
         self.insert(delta, self.document.end, maintain_selection_offset=False)
         self.scroll_end(animate=False)
 
     async def think(self, delta: str) -> None:
         """A document has no place for thinking: it is saved with the reply, not shown."""
+
+    def think_now(self, delta: str) -> bool:
+        return True
 
     def saved(self) -> None:
         pass

@@ -9,7 +9,6 @@ user text is shown as `Content` (literal), replies as Markdown drawn by `StreamM
 
 from __future__ import annotations
 
-import asyncio
 import re
 from typing import Protocol
 
@@ -33,8 +32,15 @@ class ReplySink(Protocol):
 
     async def write(self, delta: str) -> None: ...
 
+    def write_now(self, delta: str) -> None:
+        """`write` without awaiting (it never needs to): per-token appends from the engine."""
+
     async def think(self, delta: str) -> None:
         """More of a reasoning model's thinking (shown apart from the answer)."""
+
+    def think_now(self, delta: str) -> bool:
+        """`think` without awaiting; False (nothing done) when that needs an await (the first
+        thinking mounts its block)."""
 
     async def finish(self, finish_reason: str, stats: Stats | None, error: str | None) -> None: ...
 
@@ -201,7 +207,10 @@ class AssistantMessage(MessageActions, LayoutOnce, Vertical, can_focus=True):
         return self._body.source
 
     async def write(self, delta: str) -> None:
-        """Append streamed (already sanitised) text; drawn at the next frame, never awaited."""
+        self.write_now(delta)
+
+    def write_now(self, delta: str) -> None:
+        """Append streamed (already sanitised) text; drawn at the next frame."""
         if self._thinking is not None and self._thinking.live:
             self._thinking.done()  # the answer started: the thinking folds away
         self._body.append(delta)
@@ -214,25 +223,23 @@ class AssistantMessage(MessageActions, LayoutOnce, Vertical, can_focus=True):
             self.refresh_bindings()
         self._thinking.append(delta)
 
+    def think_now(self, delta: str) -> bool:
+        if self._thinking is None:
+            return False
+        self._thinking.append(delta)
+        return True
+
     async def finish(self, finish_reason: str, stats: Stats | None, error: str | None) -> None:
-        """Show the end of the reply; returns once that frame is drawn (or after 0.2 s), so
-        the final save that follows does not compete with drawing the last words. The border
-        loses its streaming colour once the reply is saved (`saved`), in the same repaint as
-        what a burst left for later (StreamMarkdown.settle) and the conversation list's
-        update: that work (~10-20 ms) would otherwise hold the GIL while Textual's writer
-        thread sends the last words' frame to the terminal."""
+        """Show the end of the reply, drawn at the next frame. It does not wait for that
+        frame: it is called from the screen's message handler, and the screen cannot draw
+        until the handler returns. The border loses its streaming colour once the reply is
+        saved (`saved`), in the same repaint as what a burst left for later
+        (StreamMarkdown.settle) and the conversation list's update, so that work (~10-20 ms)
+        does not hold the GIL while Textual's writer thread sends the last words' frame."""
         self._body.finish()
         if self._thinking is not None:
             self._thinking.done()
         self._show_outcome(finish_reason, stats, error)
-        drawn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-
-        def done() -> None:
-            if not drawn.done():
-                drawn.set_result(None)
-
-        self.call_after_refresh(done)
-        await asyncio.wait([drawn], timeout=0.2)
 
     def saved(self) -> None:
         self._body.settle_when_restyled()  # what a burst left: in the border's repaint

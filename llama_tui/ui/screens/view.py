@@ -58,22 +58,23 @@ class LiveView:
     busy: bool = False
 
     async def catch_up(self) -> None:
-        self.busy = True
-        try:
-            thoughts = len(self.reply.reasoning_parts)
-            if thoughts > self.thought:
-                start, self.thought = self.thought, thoughts
+        thoughts = len(self.reply.reasoning_parts)
+        if thoughts > self.thought and not self.busy:
+            start, self.thought, self.busy = self.thought, thoughts, True
+            try:
                 await self.view.think("".join(self.reply.reasoning_parts[start:thoughts]))
-            self.catch_up_now()
-        finally:
-            self.busy = False
+            finally:
+                self.busy = False
+        self.catch_up_now()
 
     def catch_up_now(self) -> bool:
-        """Give the view what is new at once; False when that needs `catch_up` (awaited)."""
+        """Give the view what is new at once, in order; False while that needs `catch_up`
+        (an awaited one is under way, or the first thinking must mount its block)."""
+        if self.busy:
+            return False
         thoughts = len(self.reply.reasoning_parts)
         if thoughts > self.thought:
-            if self.busy or not self.view.think_now(
-                    "".join(self.reply.reasoning_parts[self.thought:thoughts])):
+            if not self.view.think_now("".join(self.reply.reasoning_parts[self.thought:thoughts])):
                 return False
             self.thought = thoughts
         count = len(self.reply.parts)

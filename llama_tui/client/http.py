@@ -405,46 +405,44 @@ class Client:
         done = saw_event = False
         decoder = SSEDecoder()
         chunks = counted(response, MAX_STREAM_BYTES)
-        try:  # an error mid-stream: what was held back is still delivered, then the error
-            try:
-                while not done:
-                    chunk = await anext(chunks, None)  # None: the end (the decoder's last events)
-                    for sse in decoder.feed(chunk) if chunk is not None else decoder.close():
-                        saw_event = True
-                        delta = _event_text(sse, state, started)
-                        if delta is _DONE:
-                            done = True
-                            break
-                        if state.reasoning:
-                            yield ReasoningDelta(state.take_reasoning())
-                        if delta:
-                            yield TextDelta(delta)
-                    if chunk is None:
+        error: ApiError | None = None  # raised once what was held back is delivered
+        try:
+            while not done:
+                chunk = await anext(chunks, None)  # None: the end (the decoder's last events)
+                for sse in decoder.feed(chunk) if chunk is not None else decoder.close():
+                    saw_event = True
+                    delta = _event_text(sse, state, started)
+                    if delta is _DONE:
+                        done = True
                         break
-            except httpx.ReadTimeout:
-                raise StreamTimeout(
-                    f"no data from the server for {self.endpoint.read_timeout:g} s", **_ids(started)
-                ) from None
-            except (httpx.RemoteProtocolError, httpx.ReadError, httpx.NetworkError) as exc:
-                raise TruncatedStream(
-                    f"the connection broke before the reply was complete ({_reason(exc)})",
-                    **_ids(started),
-                ) from None
-            except EventTooLarge as exc:
-                raise TooLarge(str(exc), **_ids(started)) from None
-            except BodyTooLarge:
-                raise TooLarge(f"the server sent over {size_text(MAX_STREAM_BYTES)} in one reply",
-                               **_ids(started)) from None
-            except BadEncoding as exc:
-                raise _bad_encoding(started, exc) from None
-            finally:
-                await chunks.aclose()
-        except ApiError:
-            for event in _held_back(state):
-                yield event
-            raise
+                    if state.reasoning:
+                        yield ReasoningDelta(state.take_reasoning())
+                    if delta:
+                        yield TextDelta(delta)
+                if chunk is None:
+                    break
+        except ApiError as exc:  # an error event from the server
+            error = exc
+        except httpx.ReadTimeout:
+            error = StreamTimeout(
+                f"no data from the server for {self.endpoint.read_timeout:g} s", **_ids(started))
+        except (httpx.RemoteProtocolError, httpx.ReadError, httpx.NetworkError) as exc:
+            error = TruncatedStream(
+                f"the connection broke before the reply was complete ({_reason(exc)})",
+                **_ids(started))
+        except EventTooLarge as exc:
+            error = TooLarge(str(exc), **_ids(started))
+        except BodyTooLarge:
+            error = TooLarge(f"the server sent over {size_text(MAX_STREAM_BYTES)} in one reply",
+                             **_ids(started))
+        except BadEncoding as exc:
+            error = _bad_encoding(started, exc)
+        finally:
+            await chunks.aclose()
         for event in _held_back(state):
             yield event
+        if error is not None:
+            raise error
         if not saw_event:
             raise EmptyStream(
                 "the server accepted the request but sent no reply at all "

@@ -68,9 +68,6 @@ class ClientPool:
     async def _ask(self, endpoint: Endpoint) -> list[ModelInfo]:
         return await self.get(endpoint).models()
 
-    def forget_models(self, endpoint: Endpoint) -> None:
-        self._models.pop(_where(endpoint), None)
-
     async def aclose(self) -> None:
         for task in self._asking.values():
             task.cancel()

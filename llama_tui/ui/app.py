@@ -208,8 +208,16 @@ class LlamaApp(App[int]):
                 screen.update_status()
 
     def _engine_event(self, event: EngineEvent) -> None:
-        """The engine's events: saving is told here, the rest goes to the main screen."""
-        if isinstance(event, SaveFailed) and event.first:
+        """The engine's events: streamed text goes to the view showing it at once, saving is
+        told here, the rest goes to the main screen as a message."""
+        main = self._main
+        if isinstance(event, TextGrew | ReasoningGrew):  # per token: the first check
+            try:  # this runs inside the engine's stream: a UI bug must not end the reply
+                if main is None or main.feed_live(event.reply):
+                    return  # given to the view at once: no message per token
+            except Exception:
+                log.exception("showing streamed text failed; the screen catches up later")
+        elif isinstance(event, SaveFailed) and event.first:
             exc = event.error
             reason = (exc.strerror or str(exc)) if isinstance(exc, OSError) else str(exc)
             retry = "saving is retried" if event.transient else "it cannot be saved as it is"
@@ -223,16 +231,8 @@ class LlamaApp(App[int]):
                 self.notify(f"{event.conflict_with}.toml was changed by another program; "
                             f"your version was saved as a copy ({event.conversation.id}).",
                             severity="warning", timeout=15, markup=False)
-        main = self._main
-        if main is None:
-            return
-        if isinstance(event, TextGrew | ReasoningGrew):
-            try:  # this runs inside the engine's stream: a UI bug must not end the reply
-                if main.feed_live(event.reply):
-                    return  # given to the view at once: no message per token
-            except Exception:
-                log.exception("showing streamed text failed; the screen catches up later")
-        main.post_message(EngineMessage(event))
+        if main is not None:
+            main.post_message(EngineMessage(event))
 
     def action_settings(self) -> None:
         from llama_tui.ui.screens.settings import open_settings

@@ -115,23 +115,21 @@ def _theme_setter(app: App[Any], services: Services, name: str) -> Callable[[], 
     return set_theme
 
 
-def _endpoint_setter(main: Any, name: str) -> Callable[[], Any]:
+def _endpoint_setter(main: MainScreen, name: str) -> Callable[[], Any]:
     async def set_endpoint() -> None:
         await main.set_endpoint(name)
 
     return set_endpoint
 
 
-def _model_setter(main: Any, model: str | None) -> Callable[[], Any]:
+def _model_setter(main: MainScreen, model: str | None) -> Callable[[], Any]:
     async def set_model() -> None:
-        await main.use_model(None, model)
-        main.notify(f"This conversation asks {sanitize(model)} now." if model else
-                    "This conversation asks the endpoint's model now.", markup=False)
+        await main.switch_model(None, model)
 
     return set_model
 
 
-def _opener(main: Any, conversation_id: str) -> Callable[[], Any]:
+def _opener(main: MainScreen, conversation_id: str) -> Callable[[], Any]:
     async def open_it() -> None:
         await main.open_id(conversation_id)
 

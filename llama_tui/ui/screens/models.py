@@ -76,7 +76,7 @@ class ModelsBase(RepliesBase):
                     await self.use_model(conv, model, resend=reply)
 
             self.app.push_screen(ModelPickerScreen(models, "The server needs a model: choose one "
-                                                      "for this conversation"), chosen)
+                                                   "for this conversation"), chosen)
 
     def _no_model(self, reply: Reply, words: str) -> None:
         self.notify(sanitize(words), title="The request failed", severity="error",
@@ -99,6 +99,12 @@ class ModelsBase(RepliesBase):
         if conv.messages:
             await self.services.save(conv)
         self.update_status()
+
+    async def switch_model(self, conv: Conversation | None, model: str | None) -> None:
+        """The user chose `model` (None: the endpoint's own) for `conv`: use it, and say so."""
+        await self.use_model(conv, model)
+        self.notify(f"This conversation asks {sanitize(model)} now." if model else
+                    "This conversation asks the endpoint's model now.", markup=False)
 
     def action_choose_model(self) -> None:
         self.run_worker(self._choose_model(), group="choose-model", exclusive=True)
@@ -123,11 +129,10 @@ class ModelsBase(RepliesBase):
 
         async def chosen(model: str | None) -> None:
             if model is not None:
-                await self.use_model(conv, model)
-                self.notify(f"This conversation asks {sanitize(model)} now.", markup=False)
+                await self.switch_model(conv, model)
 
         self.app.push_screen(ModelPickerScreen(models, f"Models of {endpoint.name}",
-                                          endpoint.model), chosen)
+                                               endpoint.model), chosen)
 
     async def set_endpoint(self, name: str) -> None:
         """Use endpoint `name` for the conversation on screen from now on (its model is
